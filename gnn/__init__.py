@@ -1,0 +1,1 @@
+"""Graph neural network: snapshot tensors, R-GCN, training, inference, evaluation, bundles."""

@@ -1,0 +1,1 @@
+"""Language-model text encoder: node texts, batching, pooling, content cache, queries."""

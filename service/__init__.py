@@ -1,0 +1,1 @@
+"""Service layer: CLI, configuration, Flask app, refresh job."""
