@@ -11,19 +11,21 @@ import html
 import math
 import re
 import unicodedata
+from functools import lru_cache
 
 from kg.schema import CATEGORY_SEPARATOR
 
 _TAG = re.compile(r"<[^>]{0,2000}>")
-_SPACE = re.compile(r"\s+")
 
 
 def clean_text(value: str) -> str:
     """Unescape HTML entities (twice: shops double-escape), drop tags, collapse whitespace."""
-    text = html.unescape(html.unescape(value))
+    text = value
+    if "&" in text:
+        text = html.unescape(html.unescape(text))
     if "<" in text:
         text = _TAG.sub(" ", text)
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def is_dirty(value: str) -> bool:
@@ -45,6 +47,7 @@ def _ascii_fold(value: str) -> str:
     return unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
 
 
+@lru_cache(maxsize=65536)
 def brand_key(raw: str) -> str | None:
     """Normalised brand key, or None for placeholders such as "Unknown" or "N/A".
 
@@ -88,15 +91,21 @@ def clean_category_path(path: list[str]) -> tuple[list[str], int]:
     Returns the cleaned path (root to leaf) and the number of segments dropped. Everything after a
     junk segment goes too: a tail copied from bullet points is never a real sub-category.
     """
+    cleaned, dropped = _clean_path(tuple(path))
+    return list(cleaned), dropped
+
+
+@lru_cache(maxsize=65536)  # catalogues repeat a few thousand paths over many products
+def _clean_path(path: tuple[str, ...]) -> tuple[tuple[str, ...], int]:
     cleaned: list[str] = []
     for i, raw in enumerate(path):
         segment = clean_text(raw)
         if not segment:
             continue
         if is_junk_segment(segment):
-            return cleaned, len(path) - i
+            return tuple(cleaned), len(path) - i
         cleaned.append(segment)
-    return cleaned, 0
+    return tuple(cleaned), 0
 
 
 def category_id(path: list[str]) -> str:
@@ -109,6 +118,7 @@ def category_id(path: list[str]) -> str:
 _BAND_EDGES = (1, 2, 5)  # 1-2-5 series: 0-1, 1-2, 2-5, 5-10, 10-20, ...
 
 
+@lru_cache(maxsize=4096)
 def price_band(price: float) -> str:
     """A coarse, catalogue-independent price band on the 1-2-5 series, e.g. 12.5 -> "10-20"."""
     if price < 1:
@@ -124,6 +134,7 @@ def _fmt(value: float) -> str:
     return str(int(value)) if value >= 1 else f"{value:g}"
 
 
+@lru_cache(maxsize=65536)
 def attribute_key(key: str) -> str:
     """Attribute keys in snake case: "Item Weight" -> "item_weight"."""
     return "_".join(re.findall(r"[a-z0-9]+", _ascii_fold(clean_text(key)).lower()))
@@ -135,4 +146,7 @@ def attribute_value(value: str | int | float) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return clean_text(str(value))
+    return _clean_value(str(value))
+
+
+_clean_value = lru_cache(maxsize=65536)(clean_text)

@@ -36,11 +36,30 @@ SET n.updated_at = CASE
         THEN $now ELSE n.updated_at END,
     n += row.props
 """
-_DROP_STALE_CATALOGUE_EDGES = """
+# A product row with its whole catalogue entry: the node, then its brand/category/attribute edges
+# replaced — old ones deleted, current ones CREATEd (no MERGE check needed after the delete),
+# which is what makes a first load fast. The created count is checked against the batch.
+_PRODUCT_WITH_EDGES = """
 UNWIND $rows AS row
-MATCH (p:Product {id: row.id})-[r:MADE_BY|IN_CATEGORY|HAS_ATTRIBUTE]->(n)
-WHERE NOT (type(r) + '|' + n.id) IN row.keep
-DELETE r
+MERGE (p:Product {id: row.id})
+SET p.updated_at = CASE
+        WHEN row.props.text_hash IS NOT NULL AND coalesce(p.text_hash, '') <> row.props.text_hash
+        THEN $now ELSE p.updated_at END,
+    p += row.props
+WITH p, row
+CALL (p) { MATCH (p)-[old:MADE_BY|IN_CATEGORY|HAS_ATTRIBUTE]->() DELETE old }
+CALL (p, row) {
+  UNWIND row.made_by AS target MATCH (b:Brand {id: target}) CREATE (p)-[:MADE_BY]->(b) RETURN count(*) AS nb
+}
+CALL (p, row) {
+  UNWIND row.in_category AS target MATCH (c:Category {id: target}) CREATE (p)-[:IN_CATEGORY]->(c)
+  RETURN count(*) AS nc
+}
+CALL (p, row) {
+  UNWIND row.has_attribute AS target MATCH (a:Attribute {id: target}) CREATE (p)-[:HAS_ATTRIBUTE]->(a)
+  RETURN count(*) AS na
+}
+RETURN sum(nb + nc + na) AS created
 """
 _EDGE_MERGE = """
 UNWIND $rows AS row
@@ -76,12 +95,15 @@ class Neo4jStore:
     def __init__(self, uri: str, user: str, password: str, *, database: str = "neo4j", driver=None):
         self.uri, self.database = uri, database
         self._own_driver = driver is None
+        self.driver = None
         try:
             self.driver = driver or neo4j.GraphDatabase.driver(uri, auth=(user, password))
             self.driver.verify_connectivity()
         except AuthError as exc:
+            self.close()
             raise StoreUnavailableError(f"Neo4j at {uri} rejected user {user!r}: {exc.message}") from exc
         except (ServiceUnavailable, OSError, ValueError) as exc:
+            self.close()
             raise StoreUnavailableError(
                 f"cannot reach Neo4j at {uri}: {exc} (is it running? `kgrec neo4j start` starts a local one)"
             ) from exc
@@ -95,7 +117,7 @@ class Neo4jStore:
         return records
 
     def close(self) -> None:
-        if self._own_driver:
+        if self._own_driver and self.driver is not None:
             self.driver.close()
 
     def flush(self) -> None:
@@ -123,8 +145,26 @@ class Neo4jStore:
 
     @staticmethod
     def _apply_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> None:
-        for label, rows in batch.nodes.items():
+        replaced = set(batch.replace_catalogue_edges)
+        catalogue: dict[str, dict[str, list[str]]] = {pid: {r: [] for r in CATALOGUE_RELS} for pid in replaced}
+        edges: dict[str, list[dict]] = {}
+        for rel, rows in batch.edges.items():
+            rel_type(rel)
+            if rel in CATALOGUE_RELS and replaced:
+                rest = []
+                for row in rows:
+                    (catalogue[row["src"]][rel] if row["src"] in replaced else rest).append(row["dst"] if row["src"] in replaced else row)
+                rows = rest
+            if rows:
+                edges[rel] = rows
+        # Products last: their catalogue edges point at the brands/categories/attributes above.
+        for label, rows in sorted(batch.nodes.items(), key=lambda item: item[0] == "Product"):
             _check_label(label)
+            if label == "Product" and replaced:
+                Neo4jStore._products_tx(tx, [r for r in rows if r["id"] in replaced], catalogue, batch.now)
+                rows = [r for r in rows if r["id"] not in replaced]
+                if not rows:
+                    continue
             params = []
             for row in rows:
                 props = {k: v for k, v in row.items() if v is not None and k not in ("id", "aliases", "name")}
@@ -136,15 +176,8 @@ class Neo4jStore:
                     params.append({"id": row["id"], "props": props})
             query = {"Brand": _BRAND_MERGE, "Product": _PRODUCT_MERGE}.get(label) or _NODE_MERGE.format(label=label)
             tx.run(query, rows=params, now=batch.now).consume()
-        if batch.replace_catalogue_edges:
-            keep: dict[str, list[str]] = {pid: [] for pid in batch.replace_catalogue_edges}
-            for rel in CATALOGUE_RELS:
-                for row in batch.edges.get(rel, ()):
-                    if row["src"] in keep:
-                        keep[row["src"]].append(f"{rel}|{row['dst']}")
-            tx.run(_DROP_STALE_CATALOGUE_EDGES, rows=[{"id": k, "keep": v} for k, v in keep.items()]).consume()
-        for rel, rows in batch.edges.items():
-            rt = rel_type(rel)
+        for rel, rows in edges.items():
+            rt = REL_TYPES[rel]
             key = "{" + ", ".join(f"{p}: row.key.{p}" for p in rt.key_props) + "}" if rt.key_props else ""
             query = _EDGE_MERGE.format(src=rt.src, dst=rt.dst, rel=rel, key=key)
             params = [
@@ -160,9 +193,29 @@ class Neo4jStore:
             if merged != len(rows):
                 raise KgError(f"{rel}: {len(rows) - merged} of {len(rows)} rows name a missing endpoint")
 
+    @staticmethod
+    def _products_tx(tx, rows: list[dict], catalogue: dict[str, dict[str, list[str]]], now: str) -> None:
+        """Products whose catalogue edges are replaced, in one statement (see _PRODUCT_WITH_EDGES)."""
+        params, expected = [], 0
+        for row in rows:
+            targets = catalogue[row["id"]]
+            expected += sum(len(set(v)) for v in targets.values())
+            params.append({
+                "id": row["id"],
+                "props": {k: v for k, v in row.items() if v is not None and k != "id"},
+                "made_by": list(dict.fromkeys(targets["MADE_BY"])),
+                "in_category": list(dict.fromkeys(targets["IN_CATEGORY"])),
+                "has_attribute": list(dict.fromkeys(targets["HAS_ATTRIBUTE"])),
+            })
+        created = tx.run(_PRODUCT_WITH_EDGES, rows=params, now=now).single()["created"]
+        if created != expected:
+            raise KgError(f"catalogue edges: {expected - created} of {expected} name a missing brand/category/attribute")
+
     def clear(self) -> None:
         with self.driver.session(database=self.database) as session:
-            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+            # Relationships first, in chunks, so no transaction outgrows the server's memory pool.
+            session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
+            session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
 
     # --- reads ----------------------------------------------------------------------------------
 
