@@ -34,8 +34,9 @@ def neo4j_credentials(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     home = tmp_path_factory.mktemp("neo4j-home")
-    cache = Path(os.environ.get("KGREC_BUILD_CACHE", Path.home() / ".cache" / "kgrec"))
-    info = server.start(home, cache_root=cache, browser=False)
+    cache = Path(os.environ.get("KGREC_BUILD_CACHE", server.default_cache_root()))
+    # quick_start: the JVM's fast compiler only — quicker start, fine for test-sized queries.
+    info = server.start(home, cache_root=cache, browser=False, quick_start=True, timeout=180)
     try:
         yield info.uri, info.user, info.password
     finally:
