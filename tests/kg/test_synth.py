@@ -187,7 +187,7 @@ def test_overwrite_and_explicit_users(tmp_path: Path) -> None:
 def test_interrupted_run_leaves_no_partial_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kg.synth as synth_mod
+    import kg.synth.generator as synth_mod
 
     old = generate(tmp_path, 40, seed=3)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -196,7 +196,7 @@ def test_interrupted_run_leaves_no_partial_files(
         f.write(b"user_id,item_id,timestamp,rating,kind\nU1,P1,")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(synth_mod, "_write_interactions", boom)
+    monkeypatch.setattr(synth_mod, "write_interactions", boom)
     with pytest.raises(KeyboardInterrupt):
         generate(tmp_path, 60, seed=4)
     # The old files are untouched and no temporary file is left behind.
