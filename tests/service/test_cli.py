@@ -100,3 +100,17 @@ def test_load_and_stats_on_neo4j(run, toy_dir, neo4j_store, neo4j_credentials):
     assert stats["store"] == "neo4j" and {k: stats[k] for k in ("nodes", "relationships")} == TOY_COUNTS
     wrong = run("stats", "--store", "neo4j", env={**env, "NEO4J_PASSWORD": "wrong"})
     assert wrong.exit_code == 1 and "rejected" in wrong.stderr
+
+
+def test_encode_uses_the_cache_on_the_second_run(run, toy_dir):
+    first = run("encode", toy_dir)
+    assert first.exit_code == 0, first.output
+    # 5 products + 2 brands + 5 categories + 3 attributes have text; the 3 users do not.
+    assert "15 texts" in first.stdout and "0 cache hits, 15 encoded" in first.stdout
+    second = run("encode", toy_dir)
+    assert "15 cache hits, 0 encoded" in second.stdout
+
+
+def test_encode_with_a_wrong_model_path_names_it(run, toy_dir, tmp_path):
+    result = run("encode", "--model", tmp_path / "no-such-model", toy_dir)
+    assert result.exit_code == 1 and str(tmp_path / "no-such-model") in result.stderr
