@@ -114,3 +114,25 @@ def test_encode_uses_the_cache_on_the_second_run(run, toy_dir):
 def test_encode_with_a_wrong_model_path_names_it(run, toy_dir, tmp_path):
     result = run("encode", "--model", tmp_path / "no-such-model", toy_dir)
     assert result.exit_code == 1 and str(tmp_path / "no-such-model") in result.stderr
+
+
+@pytest.mark.neo4j
+def test_neo4j_start_status_stop(run, tmp_path):
+    from kg.neo4j_local import server
+
+    if not server.java_available():
+        pytest.skip("java/mvn not available")
+    started = run("neo4j", "start", "--no-browser")
+    try:
+        assert started.exit_code == 0, started.output
+        assert "Neo4j running" in started.stdout and "bolt://127.0.0.1:" in started.stdout
+        status = json.loads(run("neo4j", "status", "--json").stdout)
+        assert status["running"] is True and status["uri"].startswith("bolt://127.0.0.1:")
+        # With no NEO4J_URI, the neo4j store finds the local server through its server.json.
+        assert run("load", "--store", "neo4j", "--quiet", tmp_path / "missing").exit_code == 2
+        stats = run("stats", "--store", "neo4j", "--json")
+        assert stats.exit_code == 0 and json.loads(stats.stdout)["store"] == "neo4j"
+    finally:
+        stopped = run("neo4j", "stop")
+    assert stopped.exit_code == 0 and "Neo4j stopped" in stopped.stdout
+    assert run("neo4j", "status").exit_code == 1
