@@ -24,7 +24,8 @@ if [ ! -f "$venv/.complete" ]; then
     touch "$venv/.complete"
 fi
 # Point the editable install at this clone (cheap; skipped when it already does).
-if ! "$venv/bin/python" -c "import kg, sys; sys.exit(0 if kg.__file__.startswith('$here/') else 1)" 2>/dev/null; then
+# (checked from / so that a kg/ in the current folder cannot answer for the installed one)
+if ! (cd / && "$venv/bin/python" -c "import kg, sys; sys.exit(0 if kg.__file__.startswith('$here/') else 1)") 2>/dev/null; then
     "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$here" >&2
 fi
 echo "$venv"
