@@ -47,13 +47,14 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from service.cli import data, encode_cmd, neo4j_cmd
+    from service.cli import data, encode_cmd, evaluate_cmd, neo4j_cmd
 
     main.add_command(data.load)
     main.add_command(data.stats)
     main.add_command(data.synth)
     main.add_command(neo4j_cmd.neo4j)
     main.add_command(encode_cmd.encode)
+    main.add_command(evaluate_cmd.evaluate)
 
 
 _register()
