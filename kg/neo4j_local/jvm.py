@@ -21,9 +21,13 @@ LAUNCHER_JAR = "kgrec-neo4j-launcher.jar"
 
 # -Xms = -Xmx keeps the heap from growing; the page cache (128 MiB, set in Launcher.java) is
 # off-heap.
+# The parallel collector rather than G1 (Neo4j's default): on this small heap and few cores it
+# spends less CPU on collection and write barriers — a 100k-product load measured about 15% less
+# server CPU (warm and cold JIT alike), same start time, ~200 MB less RSS after start; its
+# stop-the-world pauses stay short at 512 MiB.
 # The --add-opens flags are the ones Neo4j's own start script passes.
 JVM_FLAGS = (
-    "-XX:+UseG1GC",
+    "-XX:+UseParallelGC",
     "-XX:-OmitStackTraceInFastThrow",
     "-XX:+ExitOnOutOfMemoryError",
     "-Dfile.encoding=UTF-8",
