@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from gnn.eval.baselines.base import Recommender, TrainData
 from gnn.eval.baselines.mf_bpr import bpr_factors
-from gnn.eval.baselines.training import bpr_triples, train_with_early_stopping
+from gnn.eval.baselines.training import bpr_triples, optimise, train_with_early_stopping
 
 DEFAULTS = {"hidden": 256, "out": 64, "dropout": 0.5, "lr": 5e-3, "batch_size": 4096,
             "max_epochs": 30, "patience": 3}
@@ -81,10 +81,7 @@ class DropoutNet(Recommender):
                 item_in[drop, : item_mf.shape[1]] = 0.0
                 pred = (towers.user(user_mf[users]) * towers.item(item_in)).sum(1)
                 loss = F.mse_loss(pred, target)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total, batches = total + float(loss.detach()), batches + 1
+                total, batches = total + optimise(optimizer, loss), batches + 1
             return total / max(batches, 1)
 
         def validate() -> float:

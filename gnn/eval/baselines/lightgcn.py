@@ -14,7 +14,7 @@ import torch
 from torch_geometric.nn.models import LightGCN as PygLightGCN
 
 from gnn.eval.baselines.base import Recommender, TrainData
-from gnn.eval.baselines.training import bpr_triples, train_with_early_stopping, zero_unseen
+from gnn.eval.baselines.training import bpr_triples, optimise, train_with_early_stopping, zero_unseen
 
 DEFAULTS = {"dim": 64, "layers": 3, "lr": 2e-2, "reg": 1e-4, "batch_size": 8192,
             "max_epochs": 60, "patience": 10}
@@ -58,10 +58,7 @@ class LightGCN(Recommender):
                 loss = model.recommendation_loss(
                     pos_rank, neg_rank, node_id=nodes, lambda_reg=config["reg"]
                 )
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total, batches = total + float(loss.detach()), batches + 1
+                total, batches = total + optimise(optimizer, loss), batches + 1
             return total / max(batches, 1)
 
         def validate() -> float:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from gnn.eval.baselines.base import Recommender, TrainData
-from gnn.eval.baselines.training import bpr_triples, train_with_early_stopping, zero_unseen
+from gnn.eval.baselines.training import bpr_triples, optimise, train_with_early_stopping, zero_unseen
 
 DEFAULTS = {"dim": 64, "lr": 1e-2, "reg": 3e-2, "batch_size": 1024, "max_epochs": 60, "patience": 5}
 
@@ -52,10 +52,7 @@ def bpr_factors(data: TrainData, **options) -> tuple[torch.Tensor, torch.Tensor,
             loss = -F.logsigmoid((u * p).sum(1) - (u * n).sum(1)).mean()
             norms = u.square().sum(1) + p.square().sum(1) + n.square().sum(1)
             loss = loss + config["reg"] * norms.mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total, batches = total + float(loss.detach()), batches + 1
+            total, batches = total + optimise(optimizer, loss), batches + 1
         return total / max(batches, 1)
 
     def validate() -> float:

@@ -73,6 +73,14 @@ def train_with_early_stopping(
     return best_epoch, best_value
 
 
+def optimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One gradient step on ``loss``; returns its value for the epoch's mean loss."""
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
 def zero_unseen(item_vectors: torch.Tensor, data: TrainData) -> torch.Tensor:
     """A copy of [n_items, d] item vectors with zero rows for items without training rows."""
     out = item_vectors.detach().clone()
