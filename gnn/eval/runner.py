@@ -42,6 +42,8 @@ def evaluate(
     *,
     seed: int = 0,
     progress: bool = False,
+    node_text: dict[str, np.ndarray] | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Fits every recommender on the split's training part and ranks the test part.
 
@@ -53,6 +55,8 @@ def evaluate(
         k: List length of every metric (default: 20).
         seed: Seed of the models' random choices (default: 0).
         progress: Show a tqdm bar over the recommenders on stderr.
+        node_text: label -> text vectors of every node label (for the R-GCN models).
+        device: Where torch models train.
 
     Returns:
         A JSON-serialisable dict: ``k``, ``split`` (its summary), ``methods`` (name -> {overall,
@@ -66,7 +70,8 @@ def evaluate(
     if len(set(names)) != len(names):
         raise ValueError(f"recommender names must be distinct, got {names}")
     start = time.perf_counter()
-    data = TrainData.build(split, text_features, snapshot, k=k, seed=seed)
+    data = TrainData.build(split, text_features, snapshot, k=k, seed=seed, device=device,
+                           node_text=node_text)
     methods = {}
     bar = tqdm(recommenders, desc="evaluate", unit="model", disable=not progress)
     for rec in bar:

@@ -6,14 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
-from kg.ingest import load_dir
-from kg.snapshot import export_snapshot
-from kg.store_nx import NetworkxStore
 from service.cli.options import store_options
 from service.config import Config
-from service.stores import open_store
 
 
 @click.command()
@@ -32,27 +27,12 @@ def encode(config: Config, data_dir: Path | None, model, device, batch_size, no_
     Only texts whose vectors are not cached yet (cache key: model id, text-function version,
     text hash) go through the model; the summary line says how many hit the cache.
     """
-    from llm.cache import EmbeddingCache
-    from llm.encode_nodes import encode_graph_texts
-    from llm.encoder import TextEncoder
+    from service.texts import encode_snapshot, read_snapshot, save_vectors
 
     config = config.with_overrides(model=model, device=device)
-    if data_dir is not None:
-        store = NetworkxStore(None)
-        load_dir(store, data_dir, progress=False)
-    else:
-        store = open_store(config)
-    try:
-        snapshot = export_snapshot(store)
-    finally:
-        store.close()
-    encoder = TextEncoder(config.model, device=None if config.device == "auto" else config.device,
-                          batch_size=batch_size)
-    cache = None if no_cache else EmbeddingCache(config.text_cache_dir)
-    vectors, stats = encode_graph_texts(snapshot.node_fields, encoder, cache, progress=sys.stderr.isatty())
+    snapshot = read_snapshot(config, data_dir)
+    vectors, stats, _ = encode_snapshot(config, snapshot, progress=sys.stderr.isatty(),
+                                        batch_size=batch_size, use_cache=not no_cache)
     if out is not None:
-        arrays = {f"{label}": v for label, v in vectors.items()}
-        arrays.update({f"{label}_ids": np.array(snapshot.node_ids[label]) for label in vectors})
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(out, **arrays)
+        save_vectors(out, snapshot, vectors)
     click.echo(stats.summary())

@@ -40,8 +40,9 @@ def _method_names(ctx, param, value: str | None) -> list[str] | None:
 @click.option("--k", type=click.IntRange(min=1), default=20, show_default=True,
               help="List length of every metric.")
 @click.option("--methods", callback=_method_names, default=None,
-              help="Comma-separated baselines to run (default: all): popularity, text-knn, "
-                   "item-knn, user-knn, ease, mf-bpr, lightgcn, dropoutnet, content-knn.")
+              help="Comma-separated methods to run (default: all): popularity, text-knn, "
+                   "item-knn, user-knn, ease, mf-bpr, lightgcn, dropoutnet, content-knn, "
+                   "rgcn-no-text, rgcn-no-kg, kgrec-rgcn.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (default: torch's choice).")
 @click.pass_obj
@@ -62,45 +63,36 @@ def evaluate(config: Config, data_dir: Path, as_json: bool, seed: int, export_sp
     from gnn.eval.baselines import make_baselines
     from gnn.eval.export import export_split as write_split
     from gnn.eval.split import split_snapshot
-    from kg.ingest import load_dir
     from kg.schema import PRODUCT
-    from kg.snapshot import export_snapshot
-    from kg.store_nx import NetworkxStore
-    from llm.cache import EmbeddingCache
-    from llm.encode_nodes import encode_graph_texts
-    from llm.encoder import TextEncoder
+    from service.texts import encode_snapshot, read_snapshot
 
     if threads:
         torch.set_num_threads(threads)
     progress = sys.stderr.isatty()
     timings = {}
     start = time.perf_counter()
-    store = NetworkxStore(None)
-    try:
-        load_dir(store, data_dir, progress=progress)
-        snapshot = export_snapshot(store)
-    finally:
-        store.close()
+    snapshot = read_snapshot(config, data_dir, progress=progress)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
     if snapshot.edges["INTERACTED"].shape[1] == 0:
         raise click.ClickException(f"{data_dir} has no interactions to evaluate on")
 
     t = time.perf_counter()
-    encoder = TextEncoder(config.model, device=None if config.device == "auto" else config.device,
-                          num_threads=threads)
-    vectors, stats = encode_graph_texts({PRODUCT: snapshot.node_fields[PRODUCT]}, encoder,
-                                        EmbeddingCache(config.text_cache_dir), progress=progress)
+    vectors, stats, model_id = encode_snapshot(config, snapshot, progress=progress,
+                                               num_threads=threads)
     log.info("text vectors: %s", stats.summary())
     timings["encode_seconds"] = round(time.perf_counter() - t, 2)
+    device = "cuda" if config.device == "cuda" or (
+        config.device == "auto" and torch.cuda.is_available()) else "cpu"
 
     split = split_snapshot(snapshot, seed=seed)
     if export_split is not None:
         write_split(split, snapshot, vectors[PRODUCT], export_split)
         click.echo(f"split written to {export_split}", err=True)
     results = runner.evaluate(snapshot, vectors[PRODUCT], make_baselines(methods), split, k,
-                              seed=seed, progress=progress)
+                              seed=seed, progress=progress, node_text=vectors, device=device)
     timings["total_seconds"] = round(time.perf_counter() - start, 2)
-    results |= {"data_dir": str(data_dir), "text_model": encoder.model_id, "timings": timings}
+    results |= {"data_dir": str(data_dir), "text_model": model_id, "device": device,
+                "timings": timings}
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return

@@ -1,4 +1,5 @@
-"""Baseline recommenders evaluated beside kgrec, all behind `gnn.eval.baselines.base.Recommender`.
+"""Recommenders evaluated side by side, all behind `gnn.eval.baselines.base.Recommender`:
+the baselines, then kgrec's own R-GCN and its ablations (`gnn.eval.rgcn`).
 
 `BASELINES` names them in table order; `make_baselines` builds fresh instances (imports are
 done on call, so importing this package stays cheap).
@@ -19,6 +20,9 @@ BASELINES: dict[str, str] = {
     "lightgcn": "gnn.eval.baselines.lightgcn:LightGCN",
     "dropoutnet": "gnn.eval.baselines.dropoutnet:DropoutNet",
     "content-knn": "gnn.eval.baselines.content_knn:ContentKNN",
+    "rgcn-no-text": "gnn.eval.rgcn:RGCNNoText",
+    "rgcn-no-kg": "gnn.eval.rgcn:RGCNNoKG",
+    "kgrec-rgcn": "gnn.eval.rgcn:RGCNRecommender",
 }
 
 

@@ -49,6 +49,8 @@ class TrainData:
         seed: Seed for the models' random choices.
         device: Where torch models train and score.
         shared: Artefacts reused between models of one run (e.g. the MF-BPR factors).
+        node_text: label -> text vectors of the other node labels (Brand, Category, ...), for
+            models that read text on the whole graph; None when not encoded.
     """
 
     split: Split
@@ -58,15 +60,18 @@ class TrainData:
     seed: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     shared: dict[str, Any] = field(default_factory=dict)
+    node_text: dict[str, np.ndarray] | None = None
 
     @classmethod
     def build(cls, split: Split, item_text: np.ndarray, snapshot: GraphSnapshot | None = None, *,
-              k: int = 20, seed: int = 0, device: str | torch.device = "cpu") -> "TrainData":
+              k: int = 20, seed: int = 0, device: str | torch.device = "cpu",
+              node_text: dict[str, np.ndarray] | None = None) -> "TrainData":
         """TrainData with a fresh Evaluator of list length ``k``."""
         item_text = np.asarray(item_text, dtype=np.float32)
         if item_text.ndim != 2 or len(item_text) != split.n_items:
             raise ValueError(f"item_text must be [{split.n_items}, dim], got {item_text.shape}")
-        return cls(split, item_text, Evaluator(split, k), snapshot, seed, torch.device(device))
+        return cls(split, item_text, Evaluator(split, k), snapshot, seed, torch.device(device),
+                   node_text=node_text)
 
     @property
     def n_users(self) -> int:
