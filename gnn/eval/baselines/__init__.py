@@ -23,6 +23,11 @@ BASELINES: dict[str, str] = {
     "rgcn-no-text": "gnn.eval.rgcn:RGCNNoText",
     "rgcn-no-kg": "gnn.eval.rgcn:RGCNNoKG",
     "kgrec-rgcn": "gnn.eval.rgcn:RGCNRecommender",
+    "kgrec": "gnn.eval.kgrec:KGRec",
+    "kgrec-no-rgcn": "gnn.eval.kgrec:KGRecNoRgcn",
+    "kgrec-no-neighbours": "gnn.eval.kgrec:KGRecNoNeighbours",
+    "kgrec-no-text-bridge": "gnn.eval.kgrec:KGRecNoTextBridge",
+    "kgrec-no-text": "gnn.eval.kgrec:KGRecNoText",
 }
 
 

@@ -58,16 +58,34 @@ class UserKNN(Recommender):
         return self
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        k, shrink = self.params["k"], self.params["shrink"]
-        n_users = self._matrix.shape[0]
-        overlap = to_tensor((sparse_rows(self._matrix, users) @ self._matrix_t).toarray())
-        similarity = overlap / (self._norms[users][:, None] * self._norms[None, :] + shrink + 1e-12)
+        return user_knn_scores(sparse_rows(self._matrix, users), self._matrix, self._matrix_t,
+                               self._norms, self.params["k"], self.params["shrink"], users)
+
+
+def user_knn_scores(history: sp.csr_matrix, matrix: sp.csr_matrix, matrix_t: sp.csr_matrix,
+                    norms: torch.Tensor, k: int, shrink: float,
+                    users: torch.Tensor | None = None) -> torch.Tensor:
+    """User-kNN scores [b, n_items] of binary history rows against the training users.
+
+    Args:
+        history: CSR [b, n_items] the histories to score (training rows, or a new user's items).
+        matrix, matrix_t: The training matrix [n_users, n_items] and its transpose (CSR).
+        norms: float32 [n_users] sqrt of each training user's row count.
+        k, shrink: Neighbourhood size and shrink term.
+        users: The training user of each history row, left out of its own neighbourhood;
+            None for histories of users outside the training matrix.
+    """
+    n_users = matrix.shape[0]
+    overlap = to_tensor((history @ matrix_t).toarray())
+    own = torch.from_numpy(np.sqrt(history.getnnz(axis=1)).astype(np.float32))
+    similarity = overlap / (own[:, None] * norms[None, :] + shrink + 1e-12)
+    if users is not None:
         similarity[torch.arange(len(users)), users] = 0.0
-        values, neighbours = similarity.topk(min(k, n_users), dim=1)
-        rows = torch.arange(len(users))[:, None].expand_as(neighbours)
-        keep = values > 0
-        weights = sp.csr_matrix(
-            (values[keep].numpy(), (rows[keep].numpy(), neighbours[keep].numpy())),
-            shape=(len(users), n_users),
-        )
-        return to_tensor(weights @ self._matrix)
+    values, neighbours = similarity.topk(min(k, n_users), dim=1)
+    rows = torch.arange(history.shape[0])[:, None].expand_as(neighbours)
+    keep = values > 0
+    weights = sp.csr_matrix(
+        (values[keep].numpy(), (rows[keep].numpy(), neighbours[keep].numpy())),
+        shape=(history.shape[0], n_users),
+    )
+    return to_tensor(weights @ matrix)

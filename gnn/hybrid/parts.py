@@ -1,0 +1,185 @@
+"""The scoring parts of kgrec's hybrid ranker; each scores any history, known user or new.
+
+Every part maps a batch of binary history rows H [b, n_items] (the items each user touched) to
+scores [b, n_items] and needs no retraining for a new user (a new history row) or a new item
+(its text vector, and for the R-GCN its catalogue edges):
+
+- `NeighbourPart` — user-kNN over the interaction matrix (Herlocker et al., SIGIR 1999; see
+  `gnn.eval.baselines.user_knn`): people who bought what you bought. Scores warm items only.
+- `TextBridgePart` — the neighbour scores carried to every item through its k nearest *warm*
+  items by text (the kNN attribute-to-factor mapping of Gantner et al., ICDM 2010, applied to
+  scores rather than MF factors): an item no one bought gets the neighbour score of the sold
+  items whose text is closest to it.
+- `TextPart` — a soft text k-nearest-neighbour profile: sum over the user's items j of
+  exp((cos(t_i, t_j) - 1) / tau), which, unlike the mean profile of ``text-knn``, rewards an item
+  very close to one bought item over one loosely close to all of them.
+- `RGCNPart` — the R-GCN of `gnn.model` (text + catalogue graph + interactions).
+
+The parts choose their own settings (k, shrink, tau) on validation data only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from gnn.eval.baselines.base import TrainData, to_tensor
+from gnn.eval.baselines.user_knn import user_knn_scores
+
+log = logging.getLogger(__name__)
+
+
+class Part:
+    """A scoring part. ``name`` keys it in the blend; ``params`` records its chosen settings."""
+
+    name = "part"
+
+    def __init__(self) -> None:
+        self.params: dict = {}
+
+    def fit(self, data: TrainData, history_scores) -> "Part":
+        """Chooses settings on validation; ``history_scores(fn)`` evaluates a history scorer."""
+        return self
+
+    def scores(self, history: sp.csr_matrix, users: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class NeighbourPart(Part):
+    """User-kNN with (k, shrink) chosen on validation warm Recall@k."""
+
+    name = "neighbours"
+
+    def __init__(self, neighbours=(50, 100, 200, 400), shrinks=(0.0, 10.0)) -> None:
+        super().__init__()
+        self.grid = [(k, h) for h in shrinks for k in neighbours]
+
+    def fit(self, data, validate) -> "NeighbourPart":
+        self.matrix = data.matrix
+        self.matrix_t = self.matrix.T.tocsr()
+        self.norms = torch.from_numpy(np.sqrt(self.matrix.getnnz(axis=1)).astype(np.float32))
+        best = (-1.0, None)
+        for k, shrink in self.grid:
+            self.params = {"k": k, "shrink": shrink}
+            value = validate(self, "warm")
+            if value > best[0]:
+                best = (value, dict(self.params))
+        self.params = best[1]
+        return self
+
+    def scores(self, history, users):
+        return user_knn_scores(history, self.matrix, self.matrix_t, self.norms,
+                               self.params["k"], self.params["shrink"], users)
+
+
+def warm_text_kernel(text: torch.Tensor, warm: torch.Tensor, k: int, tau: float,
+                     chunk: int = 2048) -> sp.csr_matrix:
+    """Row-normalised sparse [n_items, n_items]: each item's k nearest warm items by text.
+
+    Weights exp((cos - 1) / tau) over the k neighbours, summing to 1 per row; an item is never
+    its own neighbour.
+    """
+    n = len(text)
+    pool = text[warm]
+    rows, cols, vals = [], [], []
+    for begin in range(0, n, chunk):
+        sim = text[begin : begin + chunk] @ pool.T
+        own = warm[None, :] == torch.arange(begin, min(begin + chunk, n))[:, None]
+        sim = sim.masked_fill(own, -2.0)
+        top, idx = sim.topk(min(k, len(warm)), dim=1)
+        weights = torch.exp((top - 1.0) / tau)
+        weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
+        rows.append(torch.arange(begin, begin + len(top))[:, None].expand_as(idx).reshape(-1))
+        cols.append(warm[idx].reshape(-1))
+        vals.append(weights.reshape(-1))
+    if not rows:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    return sp.csr_matrix((torch.cat(vals).numpy(), (torch.cat(rows).numpy(), torch.cat(cols).numpy())),
+                         shape=(n, n), dtype=np.float32)
+
+
+class TextBridgePart(Part):
+    """Neighbour scores of each item's nearest warm items by text; (k, tau) on validation cold."""
+
+    name = "text-bridge"
+
+    def __init__(self, neighbours: NeighbourPart, ks=(5, 10, 20, 50), taus=(0.05, 0.2, 1.0)) -> None:
+        super().__init__()
+        self.neighbours = neighbours
+        self.grid = [(k, tau) for k in ks for tau in taus]
+
+    def fit(self, data, validate) -> "TextBridgePart":
+        self.text = torch.from_numpy(data.item_text)
+        self.warm = torch.from_numpy(data.split.warm_items)
+        best = (-1.0, None, None)
+        for k, tau in self.grid:
+            self.params = {"k": k, "tau": tau}
+            self.kernel = warm_text_kernel(self.text, self.warm, k, tau)
+            value = validate(self, "cold")
+            if value > best[0]:
+                best = (value, dict(self.params), self.kernel)
+        _, self.params, self.kernel = best
+        return self
+
+    def scores(self, history, users):
+        base = self.neighbours.scores(history, users).numpy()
+        return to_tensor(np.asarray(self.kernel @ base.T).T)
+
+
+class TextPart(Part):
+    """Soft text-kNN profile; tau chosen on validation cold Recall@k."""
+
+    name = "text"
+
+    def __init__(self, taus=(0.02, 0.05, 0.1, 0.3)) -> None:
+        super().__init__()
+        self.taus = tuple(taus)
+
+    def fit(self, data, validate) -> "TextPart":
+        self.text = torch.from_numpy(data.item_text)
+        best = (-1.0, None)
+        for tau in self.taus:
+            self.params = {"tau": tau}
+            value = validate(self, "cold")
+            if value > best[0]:
+                best = (value, dict(self.params))
+        self.params = best[1]
+        return self
+
+    def scores(self, history, users):
+        history = sp.csr_matrix(history)
+        cols = np.unique(history.indices)
+        if len(cols) == 0:
+            return torch.zeros((history.shape[0], len(self.text)))
+        kernel = torch.exp((self.text[torch.from_numpy(cols)] @ self.text.T - 1.0) / self.params["tau"])
+        return to_tensor(history[:, cols]) @ kernel
+
+
+class RGCNPart(Part):
+    """The R-GCN (text features, catalogue edges, training interactions as messages)."""
+
+    name = "rgcn"
+
+    def __init__(self, model_options: dict | None = None, train_options: dict | None = None) -> None:
+        super().__init__()
+        self.model_options = model_options or {}
+        self.train_options = train_options or {}
+
+    def fit(self, data, validate) -> "RGCNPart":
+        from gnn.eval.rgcn import RGCNRecommender
+
+        rec = RGCNRecommender(model_options=self.model_options, train_options=self.train_options)
+        rec.fit(data)
+        self.recommender = rec
+        self.embeddings = rec.result.embeddings
+        self.params = rec.params
+        return self
+
+    def scores(self, history, users):
+        if users is None:
+            raise ValueError("the R-GCN part scores known users here; new users go through "
+                             "gnn.infer.Inductor.embed_user")
+        return self.embeddings.score(users)

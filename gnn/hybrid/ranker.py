@@ -1,0 +1,118 @@
+"""kgrec's ranker: the R-GCN, neighbours, the text bridge and the text profile, blended.
+
+`HybridRanker.fit` fits each part on the training rows (choosing its settings on validation),
+caches every part's standardised validation scores once, and searches the blend weights on them
+(`gnn.hybrid.blend`). Ablations reuse the fitted parts: `HybridRanker.without` searches a new
+blend without some parts, so an ablation row costs a blend search, not a refit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from gnn.eval.baselines.base import TrainData, sparse_rows
+from gnn.hybrid.blend import Blend, search_blend, standardise
+from gnn.hybrid.parts import NeighbourPart, Part, RGCNPart, TextBridgePart, TextPart
+
+log = logging.getLogger(__name__)
+
+#: Parts in blend order; the ones that can score an item without training rows are COLD_PARTS.
+PART_NAMES = ("rgcn", "neighbours", "text-bridge", "text")
+COLD_PARTS = ("rgcn", "text-bridge", "text")
+
+
+def fit_parts(data: TrainData, names=PART_NAMES, rgcn_options: dict | None = None
+              ) -> dict[str, Part]:
+    """Fits the named parts on ``data`` (settings chosen on its validation part)."""
+    matrix = data.matrix
+
+    def validate(part: Part, setting: str) -> float:
+        return data.validate(lambda u: part.scores(sparse_rows(matrix, u), u), setting)
+
+    parts: dict[str, Part] = {}
+    neighbours = None
+    for name in names:
+        t0 = time.perf_counter()
+        if name == "neighbours" or (name == "text-bridge" and neighbours is None):
+            neighbours = NeighbourPart().fit(data, validate)
+            if name == "neighbours":
+                parts[name] = neighbours
+        if name == "text-bridge":
+            parts[name] = TextBridgePart(neighbours).fit(data, validate)
+        elif name == "text":
+            parts[name] = TextPart().fit(data, validate)
+        elif name == "rgcn":
+            parts[name] = RGCNPart(**(rgcn_options or {})).fit(data, validate)
+        elif name != "neighbours":
+            raise ValueError(f"unknown part {name!r}: expected one of {PART_NAMES}")
+        log.info("part %s: %s (%.1f s)", name, parts[name].params, time.perf_counter() - t0)
+    return parts
+
+
+class HybridRanker:
+    """Blended parts; score(history, users) -> [b, n_items].
+
+    Args:
+        parts: Fitted parts by name.
+        cold_items: bool [n_items] items without training rows (new items are cold too).
+        blend: The blend (None until `search`).
+    """
+
+    def __init__(self, parts: dict[str, Part], cold_items: np.ndarray, blend: Blend | None = None):
+        self.parts = parts
+        self.cold_items = torch.as_tensor(np.asarray(cold_items, dtype=bool))
+        self.blend = blend
+        self.figures: dict = {}
+
+    def part_scores(self, history: sp.csr_matrix, users: torch.Tensor | None,
+                    names=None) -> dict[str, torch.Tensor]:
+        """Standardised scores of each part."""
+        return {n: standardise(self.parts[n].scores(history, users)) for n in (names or self.parts)}
+
+    def score(self, history: sp.csr_matrix, users: torch.Tensor | None = None) -> torch.Tensor:
+        used = [n for n in self.parts if self.blend.warm.get(n) or self.blend.cold.get(n)]
+        return self.blend.combine(self.part_scores(history, users, used), self.cold_items)
+
+    def search(self, data: TrainData, cache: dict[str, torch.Tensor] | None = None,
+               cache_users: np.ndarray | None = None) -> "HybridRanker":
+        """Chooses the blend on validation; ``cache`` holds standardised val scores per part."""
+        if cache is None:
+            cache_users, cache = validation_cache(data, self)
+        position = torch.full((data.n_users,), -1, dtype=torch.int64)
+        position[torch.from_numpy(cache_users)] = torch.arange(len(cache_users))
+        names = [n for n in PART_NAMES if n in self.parts]
+        cold_names = [n for n in COLD_PARTS if n in self.parts]
+
+        def measure(blend: Blend, setting: str) -> float:
+            def score_fn(users):
+                rows = position[users]
+                return blend.combine({n: cache[n][rows] for n in names}, self.cold_items)
+            return data.validate(score_fn, setting)
+
+        self.blend, self.figures = search_blend(names, cold_names, measure)
+        return self
+
+    def without(self, data: TrainData, drop, cache, cache_users) -> "HybridRanker":
+        """A ranker with the same fitted parts less ``drop``, its blend searched anew."""
+        kept = {n: p for n, p in self.parts.items() if n not in drop}
+        return HybridRanker(kept, self.cold_items.numpy()).search(
+            data, {n: cache[n] for n in kept}, cache_users)
+
+
+def validation_cache(data: TrainData, ranker: HybridRanker, batch_size: int = 1024
+                     ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
+    """Standardised scores of every part for the users with validation rows."""
+    users = np.unique(data.split.val.users)
+    matrix = data.matrix
+    out: dict[str, list[torch.Tensor]] = {n: [] for n in ranker.parts}
+    for begin in range(0, len(users), batch_size):
+        batch = torch.from_numpy(users[begin : begin + batch_size])
+        scores = ranker.part_scores(sparse_rows(matrix, batch), batch)
+        for name, value in scores.items():
+            out[name].append(value)
+    return users, {n: torch.cat(v) for n, v in out.items()}
