@@ -28,19 +28,31 @@ class RGCNRecommender(Recommender):
         use_kg: Keep the catalogue edges (False: the no-KG ablation).
         model_options: Overrides of `ModelConfig`.
         train_options: Overrides of `TrainConfig` (``seed`` comes from the run).
+        progress: Show the training's tqdm bar.
     """
 
     name = "kgrec-rgcn"
 
     def __init__(self, use_text: bool = True, use_kg: bool = True, model_options: dict | None = None,
-                 train_options: dict | None = None) -> None:
+                 train_options: dict | None = None, progress: bool = False) -> None:
         super().__init__()
+        self.progress = progress
         self.use_text, self.use_kg = use_text, use_kg
         self.model_options = model_options or {}
         self.train_options = train_options or {}
         self._emb: Embeddings | None = None
 
     def fit(self, data: TrainData) -> "RGCNRecommender":
+        # the same model is both a table row and a part of kgrec's hybrid: train it once per run
+        key = ("rgcn", self.use_text, self.use_kg, repr(sorted(self.model_options.items())),
+               repr(sorted(self.train_options.items())))
+        if key not in data.shared:
+            data.shared[key] = self._train(data)
+        self.result, self.graph, self.params = data.shared[key]
+        self._emb = self.result.embeddings
+        return self
+
+    def _train(self, data: TrainData):
         if data.snapshot is None:
             raise ValueError(f"{self.name} needs the graph snapshot")
         features = None
@@ -53,14 +65,13 @@ class RGCNRecommender(Recommender):
         interactions = Interactions.from_arrays(data.split.train.users, data.split.train.items,
                                                 data.split.warm_items)
         result = fit(graph, interactions, model_config, train_config, device=data.device,
-                     validate=lambda e: data.validate(e.score, "overall"), desc=self.name)
-        self._emb = result.embeddings
-        self.result = result
-        self.params = {"hidden": model_config.hidden, "out": model_config.out,
-                       "layers": model_config.layers, "epochs": result.best_epoch,
-                       "val_overall_recall": round(result.best_value, 4),
-                       "epoch_s": round(result.epoch_seconds, 2)}
-        return self
+                     validate=lambda e: data.validate(e.score, "overall"), desc=self.name,
+                     progress=self.progress)
+        params = {"hidden": model_config.hidden, "out": model_config.out,
+                  "layers": model_config.layers, "epochs": result.best_epoch,
+                  "val_overall_recall": round(result.best_value, 4),
+                  "epoch_s": round(result.epoch_seconds, 2)}
+        return result, graph, params
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
         return self._emb.score(users)

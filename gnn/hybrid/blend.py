@@ -25,7 +25,7 @@ import torch
 log = logging.getLogger(__name__)
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
-OFFSETS = tuple(np.round(np.linspace(-3.0, 3.0, 25), 3))
+OFFSETS = tuple(np.round(np.linspace(-6.0, 6.0, 49), 3))
 
 
 def standardise(scores: torch.Tensor) -> torch.Tensor:

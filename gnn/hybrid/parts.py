@@ -28,6 +28,7 @@ import torch
 
 from gnn.eval.baselines.base import TrainData, to_tensor
 from gnn.eval.baselines.user_knn import user_knn_scores
+from gnn.infer import Inductor
 
 log = logging.getLogger(__name__)
 
@@ -163,23 +164,31 @@ class RGCNPart(Part):
 
     name = "rgcn"
 
-    def __init__(self, model_options: dict | None = None, train_options: dict | None = None) -> None:
+    def __init__(self, model_options: dict | None = None, train_options: dict | None = None,
+                 progress: bool = False) -> None:
         super().__init__()
         self.model_options = model_options or {}
         self.train_options = train_options or {}
+        self.progress = progress
 
     def fit(self, data, validate) -> "RGCNPart":
         from gnn.eval.rgcn import RGCNRecommender
 
-        rec = RGCNRecommender(model_options=self.model_options, train_options=self.train_options)
+        rec = RGCNRecommender(model_options=self.model_options, train_options=self.train_options,
+                              progress=self.progress)
         rec.fit(data)
-        self.recommender = rec
+        self.result = rec.result
         self.embeddings = rec.result.embeddings
+        self.inductor = Inductor(rec.result.model, rec.graph, data.split.train.users,
+                                 data.split.train.items)
         self.params = rec.params
         return self
 
     def scores(self, history, users):
-        if users is None:
-            raise ValueError("the R-GCN part scores known users here; new users go through "
-                             "gnn.infer.Inductor.embed_user")
-        return self.embeddings.score(users)
+        if users is not None:
+            return self.embeddings.score(users)
+        # new users: embedded from their items by the trained R-GCN (gnn.infer), no retraining
+        history = sp.csr_matrix(history)
+        rows = [self.inductor.embed_user(history.indices[history.indptr[r] : history.indptr[r + 1]])
+                for r in range(history.shape[0])]
+        return torch.stack(rows) @ self.embeddings.items.T

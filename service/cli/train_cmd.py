@@ -45,7 +45,8 @@ def train(config: Config, data_dir: Path | None, bundles: Path | None, device: s
 
     20% of the products are held out as cold items and warm interactions split 80/10/10
     (DESIGN.md section 4); training stops when validation Recall@20 over all items stops
-    improving, and test Recall/NDCG@20 (overall, cold, warm) are printed and stored in the
+    improving; the hybrid ranker's parts and blend are chosen on validation; test Recall/NDCG@20
+    (overall, cold, warm) of the R-GCN alone and of the ranker are printed and stored in the
     bundle's manifest. The bundle's embeddings use every interaction. The new bundle becomes the
     current one (CURRENT in the bundle root), which `kgrec serve` loads.
     """
@@ -89,10 +90,12 @@ def train(config: Config, data_dir: Path | None, bundles: Path | None, device: s
         return
     click.echo(f"trained on {m['device']}: best epoch {m['best_epoch']}, "
                f"{m['epoch_seconds']:.2f} s/epoch, {outcome.seconds:.1f} s in all")
-    click.echo(f"{'part':<6} {'overall R@20':>12} {'cold R@20':>10} {'warm R@20':>10} "
-               f"{'overall N@20':>12}")
-    for part in ("val", "test"):
-        r = m[part]
-        click.echo(f"{part:<6} {_fmt(r['overall']['recall']):>12} {_fmt(r['cold']['recall']):>10} "
-                   f"{_fmt(r['warm']['recall']):>10} {_fmt(r['overall']['ndcg']):>12}")
+    click.echo(f"{'ranker':<7}{'part':<6} {'overall R@20':>12} {'cold R@20':>10} "
+               f"{'warm R@20':>10} {'overall N@20':>12}")
+    for name in ("rgcn", "kgrec"):
+        for part in ("val", "test"):
+            r = m[name][part]
+            click.echo(f"{name:<7}{part:<6} {_fmt(r['overall']['recall']):>12} "
+                       f"{_fmt(r['cold']['recall']):>10} {_fmt(r['warm']['recall']):>10} "
+                       f"{_fmt(r['overall']['ndcg']):>12}")
     click.echo(f"bundle: {outcome.bundle}")

@@ -33,11 +33,15 @@ def test_train_from_the_store_writes_a_current_bundle(run, tmp_path):
     assert run("load", folder).exit_code == 0
     result = run("train", "--max-epochs", "3", "--threads", "1")
     assert result.exit_code == 0, result.output
-    assert "best epoch" in result.stdout and "test " in result.stdout
+    assert "best epoch" in result.stdout and "kgrec  test" in result.stdout
     b = load_bundle(tmp_path / "home" / "bundles")
     assert str(b.path) in result.stdout
     m = b.manifest["metrics"]
-    assert set(m["test"]) == {"overall", "cold", "warm"} and 1 <= m["best_epoch"] <= 3
+    assert set(m["kgrec"]["test"]) == {"overall", "cold", "warm"} and 1 <= m["best_epoch"] <= 3
+    assert m["rgcn"]["test"]["cold"]["recall"] is not None
+    ranker = b.manifest["ranker"]
+    assert set(ranker["parts"]) == {"neighbours", "text-bridge", "text"}
+    assert set(ranker["blend"]) == {"warm", "cold", "offset"}
     assert m["split"]["test_cold_items"] > 0 and b.manifest["text_model"].startswith("all-MiniLM")
     assert b.manifest["train_config"]["max_epochs"] == 3
     assert len(b.manifest["train_config"]["history"]) >= 1
@@ -51,7 +55,7 @@ def test_train_json_on_a_folder_and_a_second_run_makes_a_new_version(run, tmp_pa
     second = json.loads(run("train", folder, "--max-epochs", "2", "--json", "--seed", "1").stdout)
     assert first["bundle"] != second["bundle"]
     assert load_bundle(tmp_path / "home" / "bundles").path.name == second["bundle"].split("/")[-1]
-    assert first["test"]["overall"]["recall"] is not None and first["split"]["seed"] == 0
+    assert first["kgrec"]["test"]["overall"]["recall"] is not None and first["split"]["seed"] == 0
 
 
 def test_train_without_interactions_says_so(run, tmp_path):

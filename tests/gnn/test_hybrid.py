@@ -1,0 +1,147 @@
+"""kgrec's hybrid ranker: each part by hand on the tiny matrix, the blend, and no test leakage."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from gnn.eval.baselines import baseline_class
+from gnn.eval.baselines.base import TrainData, sparse_rows
+from gnn.eval.kgrec import KGRec
+from gnn.eval.split import Part as SplitPart
+from gnn.eval.split import split_snapshot
+from gnn.hybrid.blend import Blend, search_blend, standardise
+from gnn.hybrid.parts import NeighbourPart, TextBridgePart, TextPart, warm_text_kernel
+from kg.schema import PRODUCT
+from tests.gnn.rgcn_data import snapshot_of, topic_catalogue, topic_features
+from tests.gnn.test_baselines import GROUP_A, GROUP_B, N_ITEMS, N_USERS, data, fresh  # noqa: F401
+
+
+def validator(data):
+    return lambda part, setting: data.validate(
+        lambda u: part.scores(sparse_rows(data.matrix, u), u), setting)
+
+
+def test_neighbour_part_is_user_knn(data):
+    local = fresh(data)
+    part = NeighbourPart(neighbours=(3,), shrinks=(1.0,)).fit(local, validator(local))
+    base = baseline_class("user-knn")(neighbours=(3,), shrinks=(1.0,)).fit(fresh(data))
+    users = torch.arange(N_USERS)
+    torch.testing.assert_close(part.scores(sparse_rows(local.matrix, users), users),
+                               base.score(users))
+
+
+def test_text_kernel_rows_are_warm_neighbours_summing_to_one():
+    text = torch.eye(4)[[0, 0, 1, 1, 0]] + 0.01 * torch.arange(5)[:, None]
+    text = torch.nn.functional.normalize(text, dim=1)
+    warm = torch.tensor([0, 1, 2, 3])
+    kernel = warm_text_kernel(text, warm, k=1, tau=0.1).toarray()
+    np.testing.assert_allclose(kernel.sum(1), 1.0, rtol=1e-6)
+    assert kernel[4].argmax() in (0, 1)  # item 4 (cold) is closest to items 0 and 1
+    assert kernel[0, 0] == 0 and kernel[0, 1] == 1.0  # never its own neighbour
+    assert (kernel[:, 4] == 0).all()  # a cold item is nobody's neighbour
+
+
+def test_text_bridge_gives_a_cold_item_its_text_neighbours_scores(data):
+    local = fresh(data)
+    neighbours = NeighbourPart(neighbours=(5,), shrinks=(0.0,)).fit(local, validator(local))
+    bridge = TextBridgePart(neighbours, ks=(3,), taus=(0.2,)).fit(local, validator(local))
+    users = torch.arange(N_USERS)
+    history = sparse_rows(local.matrix, users)
+    scores = bridge.scores(history, users)
+    base = neighbours.scores(history, users)
+    kernel = torch.from_numpy(bridge.kernel.toarray())
+    torch.testing.assert_close(scores, base @ kernel.T)  # by definition
+    assert set(np.flatnonzero(kernel[10].numpy())) <= set(range(5))
+    assert bool((scores[GROUP_A, 10] > scores[GROUP_A, 11]).all())
+    assert bool((scores[GROUP_B, 11] > scores[GROUP_B, 10]).all())
+
+
+def test_text_part_by_hand(data):
+    local = fresh(data)
+    part = TextPart(taus=(0.1,)).fit(local, validator(local))
+    history = sp.csr_matrix(([1.0, 1.0], ([0, 0], [1, 3])), shape=(1, N_ITEMS))
+    text = local.item_text
+    want = np.exp((text[[1, 3]] @ text.T - 1.0) / 0.1).sum(0)
+    np.testing.assert_allclose(part.scores(history, None)[0].numpy(), want, rtol=1e-5)
+
+
+def test_standardise_and_combine_by_hand():
+    z = standardise(torch.tensor([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
+    torch.testing.assert_close(z[0], torch.tensor([-1.0, 0.0, 1.0]))
+    assert torch.equal(z[1], torch.zeros(3))
+    blend = Blend(warm={"a": 2.0}, cold={"a": 1.0, "b": 1.0}, offset=0.5)
+    parts = {"a": torch.tensor([[1.0, 1.0, 1.0]]), "b": torch.tensor([[0.0, 0.0, 3.0]])}
+    out = blend.combine(parts, torch.tensor([False, False, True]))
+    torch.testing.assert_close(out, torch.tensor([[2.0, 2.0, 4.5]]))
+    assert Blend.from_dict(blend.to_dict()) == blend
+
+
+def test_blend_search_finds_the_known_best_weights():
+    def measure(blend, setting):
+        if setting == "warm":  # best: a=1 (anchor), b=0.5, c=0
+            w = blend.warm
+            return 1.0 * w.get("a", 0) - (w.get("b", 0) - 0.5) ** 2 - w.get("c", 0)
+        if setting == "cold":  # best: b alone
+            return blend.cold.get("b", 0) - blend.cold.get("a", 0)
+        return -abs(blend.offset - 1.0)  # best offset 1.0
+
+    blend, figures = search_blend(["a", "b", "c"], ["a", "b"], measure)
+    assert blend.warm == {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert blend.cold == {"a": 0.0, "b": 1.0}
+    assert blend.offset == 1.0
+
+
+@pytest.fixture(scope="module")
+def topic_split(tmp_path_factory):
+    snap = snapshot_of(topic_catalogue(tmp_path_factory.mktemp("topics"), n_products=60,
+                                       n_users=60))
+    return snap, topic_features(snap), split_snapshot(snap, seed=0)
+
+
+RGCN_FAST = {"model_options": {"hidden": 8, "out": 8},
+             "train_options": {"max_epochs": 3, "batch_size": 64}}
+
+
+def _fit(snap, features, split):
+    data = TrainData.build(split, features[PRODUCT], snap, k=5, node_text=features)
+    return KGRec(rgcn_options=RGCN_FAST).fit(data), data
+
+
+def test_the_cold_path_never_reads_held_out_rows_of_cold_items(topic_split):
+    """Moving the test rows of the cold test items to other users changes no score."""
+    snap, features, split = topic_split
+    model, _ = _fit(snap, features, split)
+    test = split.test
+    rng = np.random.default_rng(1)
+    users = test.users.copy()
+    users[test.is_cold] = rng.permutation(users[test.is_cold])[::-1]
+    assert (users != test.users).any()
+    changed = dataclasses.replace(split, test=SplitPart(users, test.items, test.is_cold,
+                                                        test.cold_items, test.dropped))
+    other, _ = _fit(snap, features, changed)
+    every = torch.arange(split.n_users)
+    assert torch.equal(model.score(every), other.score(every))
+    assert model.params["blend"] == other.params["blend"]
+    # cold items get scores of their own (not a constant), so the check above has teeth
+    cold = torch.from_numpy(split.test.cold_items)
+    assert model.score(every)[:, cold].std(1).mean() > 0
+
+
+def test_a_new_users_history_is_ranked_by_every_part(topic_split):
+    snap, features, split = topic_split
+    model, data = _fit(snap, features, split)
+    ranker = model.ranker
+    topic_of_item = np.array([int(p[1:]) % 4 for p in snap.node_ids[PRODUCT]])
+    items = np.flatnonzero(topic_of_item == 2)[:3]
+    history = sp.csr_matrix((np.ones(3), (np.zeros(3, int), items)), shape=(1, split.n_items))
+    parts = ranker.part_scores(history, None)
+    assert set(parts) == {"rgcn", "neighbours", "text-bridge", "text"}
+    scores = ranker.score(history, None)[0]
+    scores[items] = float("-inf")
+    top = scores.topk(5).indices.numpy()
+    assert (topic_of_item[top] == 2).mean() >= 0.8
