@@ -48,6 +48,21 @@ class Part:
     def scores(self, history: sp.csr_matrix, users: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
+    def choose(self, grid: list[dict], validate, setting: str, prepare=None) -> None:
+        """Keeps the settings of ``grid`` with the best validation Recall@k in ``setting``.
+
+        ``prepare(params)`` builds what the settings need (e.g. a kernel) before measuring and
+        returns it; the best one is kept in ``self.prepared``.
+        """
+        best = (-1.0, None, None)
+        for params in grid:
+            self.params = dict(params)
+            self.prepared = prepare(self.params) if prepare else None
+            value = validate(self, setting)
+            if value > best[0]:
+                best = (value, dict(params), self.prepared)
+        _, self.params, self.prepared = best
+
 
 class NeighbourPart(Part):
     """User-kNN with (k, shrink) chosen on validation warm Recall@k."""
@@ -62,13 +77,7 @@ class NeighbourPart(Part):
         self.matrix = data.matrix
         self.matrix_t = self.matrix.T.tocsr()
         self.norms = torch.from_numpy(np.sqrt(self.matrix.getnnz(axis=1)).astype(np.float32))
-        best = (-1.0, None)
-        for k, shrink in self.grid:
-            self.params = {"k": k, "shrink": shrink}
-            value = validate(self, "warm")
-            if value > best[0]:
-                best = (value, dict(self.params))
-        self.params = best[1]
+        self.choose([{"k": k, "shrink": h} for k, h in self.grid], validate, "warm")
         return self
 
     def scores(self, history, users):
@@ -115,15 +124,14 @@ class TextBridgePart(Part):
     def fit(self, data, validate) -> "TextBridgePart":
         self.text = torch.from_numpy(data.item_text)
         self.warm = torch.from_numpy(data.split.warm_items)
-        best = (-1.0, None, None)
-        for k, tau in self.grid:
-            self.params = {"k": k, "tau": tau}
-            self.kernel = warm_text_kernel(self.text, self.warm, k, tau)
-            value = validate(self, "cold")
-            if value > best[0]:
-                best = (value, dict(self.params), self.kernel)
-        _, self.params, self.kernel = best
+        self.choose([{"k": k, "tau": tau} for k, tau in self.grid], validate, "cold",
+                    lambda p: warm_text_kernel(self.text, self.warm, p["k"], p["tau"]))
         return self
+
+    @property
+    def kernel(self) -> sp.csr_matrix:
+        """Row-normalised [n_items, n_items] weights of each item's nearest warm items."""
+        return self.prepared
 
     def scores(self, history, users):
         base = self.neighbours.scores(history, users).numpy()
@@ -141,13 +149,7 @@ class TextPart(Part):
 
     def fit(self, data, validate) -> "TextPart":
         self.text = torch.from_numpy(data.item_text)
-        best = (-1.0, None)
-        for tau in self.taus:
-            self.params = {"tau": tau}
-            value = validate(self, "cold")
-            if value > best[0]:
-                best = (value, dict(self.params))
-        self.params = best[1]
+        self.choose([{"tau": tau} for tau in self.taus], validate, "cold")
         return self
 
     def scores(self, history, users):
