@@ -8,7 +8,10 @@ Layout of ``<root>/<version>/``:
 - ``id_maps.json`` — label -> external ids in index order;
 - ``embeddings.npz`` — ``users``, ``products`` and ``nodes`` (every node) embeddings;
 - ``graph.npz`` — the input graph (catalogue edges, message interactions, text features as
-  float16), so new nodes are embedded from a bundle with no store (`gnn.infer`).
+  float16), so new nodes are embedded from a bundle with no store (`gnn.infer`);
+- ``catalogue.json`` — per label, the node fields the service shows and filters on (product
+  title, brand, category path, price; brand, category and attribute names), so ranking needs no
+  store.
 
 A bundle is written into a hidden temp folder beside its final place and renamed into it, and
 ``<root>/CURRENT`` (the active version's name) is replaced atomically afterwards, so a reader sees
@@ -35,7 +38,9 @@ from kg.schema import LABELS, PRODUCT, USER
 
 FORMAT = 1
 CURRENT = "CURRENT"
-FILES = ("model.pt", "id_maps.json", "embeddings.npz", "graph.npz")
+FILES = ("model.pt", "id_maps.json", "embeddings.npz", "graph.npz", "catalogue.json")
+#: Product fields kept in catalogue.json (what ranking filters and responses show; no description).
+CATALOGUE_FIELDS = ("title", "brand", "category_path", "price")
 
 
 class BundleError(Exception):
@@ -55,6 +60,7 @@ class Bundle:
         node_emb: float32 [num_nodes, out] embeddings of every node (global index order).
         graph: The input graph (features as float32).
         message_users, message_items: int64 interactions the embeddings were computed with.
+        catalogue: label -> node fields (see ``catalogue.json``).
     """
 
     path: Path
@@ -67,6 +73,7 @@ class Bundle:
     graph: KGGraph
     message_users: np.ndarray
     message_items: np.ndarray
+    catalogue: dict[str, list[dict]] = field(default_factory=dict)
     _index: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
 
     @property
@@ -116,8 +123,14 @@ def save_bundle(
     train_config: dict | None = None,
     extra: dict | None = None,
     make_current: bool = True,
+    node_fields: dict[str, list[dict]] | None = None,
 ) -> Path:
     """Writes a bundle under ``root`` atomically and (by default) makes it the current one.
+
+    Args:
+        node_fields: label -> fields of each node (`kg.snapshot.GraphSnapshot.node_fields`);
+            what `CATALOGUE_FIELDS` names of products, and every field of the other labels but
+            users, goes to ``catalogue.json``.
 
     Returns:
         The final bundle folder ``root/<version>``.
@@ -146,6 +159,14 @@ def save_bundle(
         arrays |= {f"features_{l}": v.cpu().numpy().astype(np.float16)
                    for l, v in graph.features.items()}
         np.savez(tmp / "graph.npz", **arrays)
+        catalogue = {}
+        for label, rows in (node_fields or {}).items():
+            if label == USER:
+                continue
+            keep = CATALOGUE_FIELDS if label == PRODUCT else None
+            catalogue[label] = [{k: v for k, v in r.items() if not k.startswith("_")
+                                 and (keep is None or k in keep)} for r in rows]
+        (tmp / "catalogue.json").write_text(json.dumps(catalogue))
         manifest = {
             "format": FORMAT,
             "version": version,
@@ -232,5 +253,6 @@ def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
                 for k in g.files if k.startswith("features_")}
     graph = KGGraph(counts, offsets, torch.from_numpy(g["kg_edge_index"]),
                     torch.from_numpy(g["kg_edge_type"]), features)
+    catalogue = json.loads((folder / "catalogue.json").read_text())
     return Bundle(folder, manifest, model, node_ids, emb["users"], emb["products"], emb["nodes"],
-                  graph, g["message_users"], g["message_items"])
+                  graph, g["message_users"], g["message_items"], catalogue)

@@ -118,6 +118,7 @@ def train_bundle(
             data_hash=snapshot.fingerprint(), metrics=metrics,
             train_config=train_config.to_dict() | {"history": result.history},
             extra={"ranker": ranker_settings} | (extra_manifest or {}),
+            node_fields=snapshot.node_fields,
         )
         log.info("bundle written to %s", path)
     return TrainOutcome(result, metrics, path, time.perf_counter() - start)

@@ -74,11 +74,22 @@ class NeighbourPart(Part):
         self.grid = [(k, h) for h in shrinks for k in neighbours]
 
     def fit(self, data, validate) -> "NeighbourPart":
-        self.matrix = data.matrix
-        self.matrix_t = self.matrix.T.tocsr()
-        self.norms = torch.from_numpy(np.sqrt(self.matrix.getnnz(axis=1)).astype(np.float32))
+        self._set_matrix(data.matrix)
         self.choose([{"k": k, "shrink": h} for k, h in self.grid], validate, "warm")
         return self
+
+    @classmethod
+    def from_settings(cls, matrix: sp.csr_matrix, params: dict) -> "NeighbourPart":
+        """A fitted part from its settings over an interaction matrix (e.g. a bundle's)."""
+        part = cls()
+        part._set_matrix(matrix)
+        part.params = dict(params)
+        return part
+
+    def _set_matrix(self, matrix: sp.csr_matrix) -> None:
+        self.matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self.matrix_t = self.matrix.T.tocsr()
+        self.norms = torch.from_numpy(np.sqrt(self.matrix.getnnz(axis=1)).astype(np.float32))
 
     def scores(self, history, users):
         return user_knn_scores(history, self.matrix, self.matrix_t, self.norms,
@@ -128,6 +139,17 @@ class TextBridgePart(Part):
                     lambda p: warm_text_kernel(self.text, self.warm, p["k"], p["tau"]))
         return self
 
+    @classmethod
+    def from_settings(cls, neighbours: NeighbourPart, text: np.ndarray, warm: np.ndarray,
+                      params: dict) -> "TextBridgePart":
+        """A fitted part from its settings: the kernel over the given warm items is rebuilt."""
+        part = cls(neighbours)
+        part.text = torch.as_tensor(np.asarray(text, dtype=np.float32))
+        part.warm = torch.as_tensor(np.asarray(warm, dtype=np.int64))
+        part.params = dict(params)
+        part.prepared = warm_text_kernel(part.text, part.warm, params["k"], params["tau"])
+        return part
+
     @property
     def kernel(self) -> sp.csr_matrix:
         """Row-normalised [n_items, n_items] weights of each item's nearest warm items."""
@@ -151,6 +173,13 @@ class TextPart(Part):
         self.text = torch.from_numpy(data.item_text)
         self.choose([{"tau": tau} for tau in self.taus], validate, "cold")
         return self
+
+    @classmethod
+    def from_settings(cls, text: np.ndarray, params: dict) -> "TextPart":
+        part = cls()
+        part.text = torch.as_tensor(np.asarray(text, dtype=np.float32))
+        part.params = dict(params)
+        return part
 
     def scores(self, history, users):
         history = sp.csr_matrix(history)
@@ -185,6 +214,13 @@ class RGCNPart(Part):
                                  data.split.train.items)
         self.params = rec.params
         return self
+
+    @classmethod
+    def from_settings(cls, embeddings, inductor: Inductor, params: dict) -> "RGCNPart":
+        """A fitted part from stored embeddings and an inductor over the same graph."""
+        part = cls()
+        part.embeddings, part.inductor, part.params = embeddings, inductor, dict(params)
+        return part
 
     def scores(self, history, users):
         if users is not None:

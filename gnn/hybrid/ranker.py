@@ -116,3 +116,48 @@ def validation_cache(data: TrainData, ranker: HybridRanker, batch_size: int = 10
         for name, value in scores.items():
             out[name].append(value)
     return users, {n: torch.cat(v) for n, v in out.items()}
+
+
+def ranker_from_bundle(bundle) -> HybridRanker:
+    """The trained ranker of a `gnn.bundle.Bundle`, rebuilt over the bundle's interactions.
+
+    The bundle holds the R-GCN and its embeddings, every interaction (as message edges), the
+    products' text vectors and the ranker's settings (``manifest["ranker"]``); the other parts
+    are rebuilt from those with the chosen settings, no fitting. Items without any interaction
+    in the bundle are the cold items.
+    """
+    from gnn.infer import Inductor
+    from gnn.train import Embeddings
+    from kg.schema import PRODUCT, USER
+
+    settings = bundle.manifest.get("ranker")
+    if not settings:
+        raise ValueError(f"{bundle.path}: the bundle has no ranker settings (train it again)")
+    n_users, n_items = bundle.graph.counts[USER], bundle.graph.counts[PRODUCT]
+    matrix = sp.csr_matrix(
+        (np.ones(len(bundle.message_users), dtype=np.float32),
+         (bundle.message_users, bundle.message_items)), shape=(n_users, n_items))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    text = bundle.graph.features[PRODUCT].numpy()
+    warm = np.unique(bundle.message_items)
+    params = settings["parts"]
+    parts: dict[str, Part] = {}
+    neighbours = NeighbourPart.from_settings(matrix, params["neighbours"])
+    embeddings = Embeddings(torch.from_numpy(bundle.user_emb), torch.from_numpy(bundle.product_emb),
+                            torch.from_numpy(bundle.node_emb))
+    inductor = Inductor(bundle.model, bundle.graph, bundle.message_users, bundle.message_items)
+    for name in PART_NAMES:
+        if name == "rgcn":
+            parts[name] = RGCNPart.from_settings(embeddings, inductor, {})
+        elif name == "neighbours":
+            parts[name] = neighbours
+        elif name == "text-bridge":
+            parts[name] = TextBridgePart.from_settings(neighbours, text, warm, params[name])
+        elif name == "text":
+            parts[name] = TextPart.from_settings(text, params[name])
+    cold = np.ones(n_items, dtype=bool)
+    cold[warm] = False
+    ranker = HybridRanker(parts, cold, Blend.from_dict(settings["blend"]))
+    ranker.matrix = matrix
+    return ranker

@@ -34,7 +34,8 @@ def write(root, trained, **kw):
     snap, graph, model, emb, inter = trained
     return save_bundle(root, model=model, graph=graph, node_ids=snap.node_ids, node_emb=emb.all,
                        message_users=inter[0], message_items=inter[1],
-                       data_hash=snap.fingerprint(), metrics={"test": {"recall": 0.5}}, **kw)
+                       data_hash=snap.fingerprint(), metrics={"test": {"recall": 0.5}},
+                       node_fields=snap.node_fields, **kw)
 
 
 def test_round_trip_on_cpu(tmp_path, trained):
@@ -47,6 +48,10 @@ def test_round_trip_on_cpu(tmp_path, trained):
     np.testing.assert_array_equal(b.product_emb, emb.items.numpy())
     np.testing.assert_array_equal(b.user_emb, emb.users.numpy())
     assert b.node_ids == snap.node_ids and b.index(PRODUCT)[snap.node_ids[PRODUCT][3]] == 3
+    first = b.catalogue[PRODUCT][0]
+    assert set(first) == {"title", "brand", "category_path", "price"}  # no description, no hash
+    assert first["title"] == snap.node_fields[PRODUCT][0]["title"] and USER not in b.catalogue
+    assert b.catalogue["Brand"][0]["name"] == snap.node_fields["Brand"][0]["name"]
     for key, value in model.state_dict().items():
         assert torch.equal(b.model.state_dict()[key], value)
     # the stored graph re-embeds to the stored embeddings (features kept as float16)

@@ -145,3 +145,28 @@ def test_a_new_users_history_is_ranked_by_every_part(topic_split):
     scores[items] = float("-inf")
     top = scores.topk(5).indices.numpy()
     assert (topic_of_item[top] == 2).mean() >= 0.8
+
+
+def test_the_bundle_rebuilds_the_trained_ranker(topic_split, tmp_path):
+    from gnn.bundle import load_bundle
+    from gnn.hybrid.ranker import ranker_from_bundle
+    from gnn.train import TrainConfig
+    from gnn.workflow import train_bundle
+
+    snap, features, _ = topic_split
+    outcome = train_bundle(snap, features, tmp_path, model_options={"hidden": 8, "out": 8},
+                           train_config=TrainConfig(max_epochs=3, batch_size=64), k=5)
+    bundle = load_bundle(tmp_path)
+    ranker = ranker_from_bundle(bundle)
+    settings = bundle.manifest["ranker"]
+    assert ranker.blend.to_dict() == settings["blend"]
+    assert ranker.parts["neighbours"].params == settings["parts"]["neighbours"]
+    assert ranker.matrix.nnz == len(np.unique(snap.edges["INTERACTED"], axis=1).T)
+    topic_of_item = np.array([int(p[1:]) % 4 for p in snap.node_ids[PRODUCT]])
+    topic_of_user = np.array([int(u[1:]) % 4 for u in snap.node_ids["User"]])
+    users = torch.arange(len(topic_of_user))
+    scores = ranker.score(ranker.matrix[users.numpy()], users)
+    scores[torch.from_numpy(ranker.matrix.toarray() > 0)] = float("-inf")
+    top = scores.topk(3, dim=1).indices.numpy()
+    assert (topic_of_item[top] == topic_of_user[:, None]).mean() >= 0.9
+    assert outcome.metrics["kgrec"]["test"]["overall"]["recall"] > 0.5
