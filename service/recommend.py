@@ -1,0 +1,138 @@
+"""Ranking for the three entry points (a known user, a short history, a text query) and filters.
+
+The ranker is the bundle's hybrid (`gnn.hybrid`): its parts' standardised scores are blended
+with the trained weights; a query adds the query scorer's standardised scores. Items the user
+already has are never recommended; filters remove candidates before the top-k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from gnn.hybrid.blend import standardise
+from service.errors import invalid, not_found
+from service.requests import Filters, RecommendRequest
+from service.state import ServingState
+
+
+@dataclass
+class Ranking:
+    """A ranked list with what explains it.
+
+    Attributes:
+        items: Product indices, best first.
+        scores: Their blended scores.
+        history: Product indices the ranking started from (the user's items plus ``history``).
+        user: The known user's index, or None.
+        contributions: part name -> float [len(items)] weight x standardised score per item.
+        matches: Entities the query named (see `gnn.query`), empty without a query.
+    """
+
+    items: list[int]
+    scores: list[float]
+    history: list[int]
+    user: int | None
+    contributions: dict[str, np.ndarray] = field(default_factory=dict)
+    matches: list = field(default_factory=list)
+
+
+def resolve_history(state: ServingState, req: RecommendRequest) -> tuple[int | None, list[int]]:
+    user = None
+    if req.user_id is not None:
+        user = state.users.get(req.user_id)
+        if user is None:
+            raise not_found("user_id", f"unknown user {req.user_id!r}")
+    items = []
+    for i, pid in enumerate(req.history):
+        idx = state.products.get(pid)
+        if idx is None:
+            raise not_found(f"history[{i}]", f"unknown item {pid!r}")
+        items.append(idx)
+    own = state.matrix[user].indices.tolist() if user is not None else []
+    return user, list(dict.fromkeys(own + items))
+
+
+def candidate_mask(state: ServingState, filters: Filters) -> np.ndarray:
+    """bool [n_products]: products that pass the filters (404/400 naming an unknown filter)."""
+    mask = np.ones(len(state.product_ids), dtype=bool)
+    if filters.category is not None:
+        members = state.category_subtree(filters.category)
+        if members is None:
+            raise not_found("filters.category", f"unknown category {filters.category!r} "
+                            "(use the category id, e.g. 'Tools > Staplers')")
+        keep = np.zeros_like(mask)
+        keep[members] = True
+        mask &= keep
+    if filters.brand is not None:
+        brand = state.brand_index(filters.brand)
+        if brand is None:
+            raise not_found("filters.brand", f"unknown brand {filters.brand!r}")
+        mask &= state.brand_of == brand
+    if filters.price_min is not None or filters.price_max is not None:
+        if np.isnan(state.price).all():
+            raise invalid("filters.price_min" if filters.price_min is not None else
+                          "filters.price_max", "this catalogue has no prices")
+        price = np.nan_to_num(state.price, nan=-1.0)
+        if filters.price_min is not None:
+            mask &= price >= filters.price_min
+        if filters.price_max is not None:
+            mask &= (price <= filters.price_max) & (price >= 0)
+    return mask
+
+
+def rank(state: ServingState, req: RecommendRequest, query_scores=None) -> Ranking:
+    """The top ``req.k`` products for a request.
+
+    Args:
+        state: The serving state.
+        req: The parsed request.
+        query_scores: ``(scores [n_products], matches)`` of the request's query, or None.
+    """
+    user, history = resolve_history(state, req)
+    ranker = state.ranker
+    n = len(state.product_ids)
+    total = torch.zeros(n)
+    contributions: dict[str, torch.Tensor] = {}
+    if history:
+        row = sp.csr_matrix((np.ones(len(history), np.float32), (np.zeros(len(history), int), history)),
+                            shape=(1, n))
+        users = torch.tensor([user]) if user is not None and not req.history else None
+        used = [p for p in ranker.parts if ranker.blend.warm.get(p) or ranker.blend.cold.get(p)]
+        z = ranker.part_scores(row, users, used)
+        cold = ranker.cold_items
+        for name, scores in z.items():
+            weight = torch.where(cold, torch.tensor(ranker.blend.cold.get(name, 0.0)),
+                                 torch.tensor(ranker.blend.warm.get(name, 0.0)))
+            contributions[name] = weight * scores[0]
+        total = ranker.blend.combine(z, cold)[0]
+    matches = []
+    if query_scores is not None:
+        scores, matches = query_scores
+        q = standardise(torch.as_tensor(scores, dtype=torch.float32)[None])[0]
+        contributions["query"] = q
+        total = total + q
+    mask = torch.from_numpy(candidate_mask(state, req.filters))
+    if history:
+        mask[torch.tensor(history)] = False
+    total = total.masked_fill(~mask, float("-inf"))
+    k = min(req.k, int(mask.sum()))
+    top = total.topk(k) if k else (torch.zeros(0), torch.zeros(0, dtype=torch.int64))
+    items = top[1].tolist()
+    return Ranking(items, [round(float(s), 5) for s in top[0]], history, user,
+                   {n_: c[items].numpy() for n_, c in contributions.items()}, matches)
+
+
+def similar_items(state: ServingState, item: int, k: int, filters: Filters) -> tuple[list[int], list[float]]:
+    """Products nearest to ``item`` by R-GCN embedding (cosine), the item itself left out."""
+    emb = torch.nn.functional.normalize(torch.from_numpy(state.bundle.product_emb), dim=1)
+    scores = emb @ emb[item]
+    mask = torch.from_numpy(candidate_mask(state, filters))
+    mask[item] = False
+    scores = scores.masked_fill(~mask, float("-inf"))
+    k = min(k, int(mask.sum()))
+    top = scores.topk(k)
+    return top[1].tolist(), [round(float(s), 5) for s in top[0]]
