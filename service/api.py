@@ -23,9 +23,24 @@ def _ext():
     return current_app.extensions["kgrec"]
 
 
+def _explanations(state, ranking) -> list[dict]:
+    """Explanations, or "unavailable" for each item when the store cannot be reached."""
+    ext = _ext()
+    try:
+        store = ext.store()
+    except Exception as exc:  # e.g. Neo4j down: ranking still answers
+        ext.reset_store()
+        return [{"available": False, "reason": f"graph store unreachable: {exc}"}
+                for _ in ranking.items]
+    out = explain(state, ranking, store)
+    if any(not e["available"] for e in out):
+        ext.reset_store()  # reconnect on the next request
+    return out
+
+
 def _answer(state, ranking, want_explain: bool) -> dict:
     items = []
-    explanations = explain(state, ranking, _ext().store()) if want_explain else None
+    explanations = _explanations(state, ranking) if want_explain else None
     for rank_, (idx, score) in enumerate(zip(ranking.items, ranking.scores), 1):
         entry = state.product(idx) | {"rank": rank_, "score": score}
         if explanations is not None:

@@ -47,7 +47,7 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from service.cli import data, encode_cmd, evaluate_cmd, neo4j_cmd, train_cmd
+    from service.cli import data, encode_cmd, evaluate_cmd, neo4j_cmd, serve_cmd, train_cmd
 
     main.add_command(data.load)
     main.add_command(data.stats)
@@ -56,6 +56,7 @@ def _register() -> None:
     main.add_command(encode_cmd.encode)
     main.add_command(evaluate_cmd.evaluate)
     main.add_command(train_cmd.train)
+    main.add_command(serve_cmd.serve)
 
 
 _register()
