@@ -60,7 +60,9 @@ def main() -> None:
     ap.add_argument("data_dir", type=Path)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out-dir", type=Path, default=Path("out/eval"))
-    ap.add_argument("--methods", default=None)
+    ap.add_argument("--methods", default=None,
+                    help="methods of the runs still to make (default: all); rows of methods "
+                         "missing from some seeds say on how many they ran")
     args = ap.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     name = args.data_dir.resolve().name
@@ -73,12 +75,13 @@ def main() -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
     for method in methods:
-        row = [method]
+        have = [r["methods"][method] for r in runs if method in r["methods"]]
+        row = [method if len(have) == len(runs) else f"{method} ({len(have)} seed)"]
         for setting in SETTINGS:
             for metric in ("recall", "ndcg"):
-                row.append(mean_std([r["methods"][method][setting][metric] for r in runs]))
-        row.append(mean_std([r["methods"][method]["overall"]["coverage"] for r in runs]))
-        row.append(mean_std([r["methods"][method]["overall"]["novelty"] for r in runs]))
+                row.append(mean_std([m[setting][metric] for m in have]))
+        row.append(mean_std([m["overall"]["coverage"] for m in have]))
+        row.append(mean_std([m["overall"]["novelty"] for m in have]))
         print("| " + " | ".join(row) + " |")
     if OURS in methods:
         met = [targets(r) for r in runs]
