@@ -128,12 +128,8 @@ def _explain_item(state, ranking: Ranking, pos: int, item: int, store) -> list[d
     order = sorted(contrib, key=contrib.get, reverse=True)
     pid = state.product_ids[item]
     target = (PRODUCT, pid)
-    if ranking.user is not None:
-        start = (USER, state.bundle.node_ids[USER][ranking.user])
-    elif ranking.history:
-        start = None
-    else:
-        start = None
+    # paths start at the user; for an anonymous history, at its items (see below)
+    start = (USER, state.bundle.node_ids[USER][ranking.user]) if ranking.user is not None else None
     paths: list[dict] = []
     seen: set = set()
 
