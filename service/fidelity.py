@@ -16,11 +16,11 @@ import copy
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from gnn.hybrid.parts import NeighbourPart
+from gnn.hybrid.ranker import history_row
 from gnn.infer import Inductor
-from kg.schema import PRODUCT, USER
+from kg.schema import USER
 
 
 def _score(ranker, matrix: sp.csr_matrix, history: list[int], item: int,
@@ -39,10 +39,7 @@ def _score(ranker, matrix: sp.csr_matrix, history: list[int], item: int,
         parts["rgcn"] = rgcn
     reduced = copy.copy(ranker)
     reduced.parts = parts
-    n = matrix.shape[1]
-    row = sp.csr_matrix((np.ones(len(history), np.float32), (np.zeros(len(history), int), history)),
-                        shape=(1, n))
-    return float(reduced.score(row, None)[0, item])
+    return float(reduced.score(history_row(history, matrix.shape[1]), None)[0, item])
 
 
 def path_edges(state, path: dict) -> list[tuple[int, int]]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from gnn.hybrid.blend import standardise
+from gnn.hybrid.ranker import history_row
 from service.errors import invalid, not_found
 from service.requests import Filters, RecommendRequest
 from service.state import ServingState
@@ -98,17 +98,11 @@ def rank(state: ServingState, req: RecommendRequest, query_scores=None) -> Ranki
     total = torch.zeros(n)
     contributions: dict[str, torch.Tensor] = {}
     if history:
-        row = sp.csr_matrix((np.ones(len(history), np.float32), (np.zeros(len(history), int), history)),
-                            shape=(1, n))
         users = torch.tensor([user]) if user is not None and not req.history else None
-        used = [p for p in ranker.parts if ranker.blend.warm.get(p) or ranker.blend.cold.get(p)]
-        z = ranker.part_scores(row, users, used)
-        cold = ranker.cold_items
-        for name, scores in z.items():
-            weight = torch.where(cold, torch.tensor(ranker.blend.cold.get(name, 0.0)),
-                                 torch.tensor(ranker.blend.warm.get(name, 0.0)))
-            contributions[name] = weight * scores[0]
-        total = ranker.blend.combine(z, cold)[0]
+        z = ranker.part_scores(history_row(history, n), users, ranker.used_parts)
+        contributions = {name: c[0] for name, c in
+                         ranker.blend.contributions(z, ranker.cold_items).items()}
+        total = ranker.blend.combine(z, ranker.cold_items)[0]
     matches = []
     if query_scores is not None:
         scores, matches = query_scores

@@ -27,6 +27,15 @@ from kg.schema import PRODUCT, USER
 from kg.snapshot import GraphSnapshot
 
 
+def binary_matrix(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
+    """Binary float32 CSR [n_users, n_items] of (user, item) rows, repeated rows counted once."""
+    data = np.ones(len(users), dtype=np.float32)
+    matrix = sp.csr_matrix((data, (users, items)), shape=(n_users, n_items))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0  # binary even when rows repeat (e.g. a manual split)
+    return matrix
+
+
 @dataclass(frozen=True, eq=False)
 class Part:
     """The rows of one part (train, val or test) of a split.
@@ -53,11 +62,7 @@ class Part:
         users, items = self.users, self.items
         if rows is not None:
             users, items = users[rows], items[rows]
-        data = np.ones(len(users), dtype=np.float32)
-        matrix = sp.csr_matrix((data, (users, items)), shape=(n_users, n_items))
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0  # binary even when rows repeat (e.g. a manual split)
-        return matrix
+        return binary_matrix(users, items, n_users, n_items)
 
 
 @dataclass(frozen=True, eq=False)

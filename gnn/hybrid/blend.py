@@ -55,6 +55,17 @@ class Blend:
                 cold += self.cold[name] * scores
         return torch.where(cold_items[None, :], cold, warm)
 
+    def contributions(self, z: Mapping[str, torch.Tensor], cold_items: torch.Tensor
+                      ) -> dict[str, torch.Tensor]:
+        """Each part's share of `combine` (its group's weight x its scores), parts with a weight."""
+        out = {}
+        for name, scores in z.items():
+            if self.warm.get(name) or self.cold.get(name):
+                weight = torch.where(cold_items, torch.tensor(self.cold.get(name, 0.0)),
+                                     torch.tensor(self.warm.get(name, 0.0)))
+                out[name] = weight * scores
+        return out
+
     def to_dict(self) -> dict:
         return {"warm": self.warm, "cold": self.cold, "offset": self.offset}
 

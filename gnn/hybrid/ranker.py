@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import torch
 
 from gnn.eval.baselines.base import TrainData, sparse_rows
+from gnn.eval.split import binary_matrix
 from gnn.hybrid.blend import Blend, search_blend, standardise
 from gnn.hybrid.parts import NeighbourPart, Part, RGCNPart, TextBridgePart, TextPart
 
@@ -74,9 +75,14 @@ class HybridRanker:
         """Standardised scores of each part."""
         return {n: standardise(self.parts[n].scores(history, users)) for n in (names or self.parts)}
 
+    @property
+    def used_parts(self) -> list[str]:
+        """The parts the blend gives a weight (the others need not be computed)."""
+        return [n for n in self.parts if self.blend.warm.get(n) or self.blend.cold.get(n)]
+
     def score(self, history: sp.csr_matrix, users: torch.Tensor | None = None) -> torch.Tensor:
-        used = [n for n in self.parts if self.blend.warm.get(n) or self.blend.cold.get(n)]
-        return self.blend.combine(self.part_scores(history, users, used), self.cold_items)
+        return self.blend.combine(self.part_scores(history, users, self.used_parts),
+                                  self.cold_items)
 
     def search(self, data: TrainData, cache: dict[str, torch.Tensor] | None = None,
                cache_users: np.ndarray | None = None) -> "HybridRanker":
@@ -102,6 +108,13 @@ class HybridRanker:
         kept = {n: p for n, p in self.parts.items() if n not in drop}
         return HybridRanker(kept, self.cold_items.numpy()).search(
             data, {n: cache[n] for n in kept}, cache_users)
+
+
+def history_row(items, n_items: int) -> sp.csr_matrix:
+    """A binary CSR [1, n_items] of one history (a new user's items, or a known user's)."""
+    items = np.asarray(items, dtype=np.int64)
+    return sp.csr_matrix((np.ones(len(items), np.float32), (np.zeros(len(items), np.int64), items)),
+                         shape=(1, n_items))
 
 
 def validation_cache(data: TrainData, ranker: HybridRanker, batch_size: int = 1024
@@ -134,11 +147,7 @@ def ranker_from_bundle(bundle) -> HybridRanker:
     if not settings:
         raise ValueError(f"{bundle.path}: the bundle has no ranker settings (train it again)")
     n_users, n_items = bundle.graph.counts[USER], bundle.graph.counts[PRODUCT]
-    matrix = sp.csr_matrix(
-        (np.ones(len(bundle.message_users), dtype=np.float32),
-         (bundle.message_users, bundle.message_items)), shape=(n_users, n_items))
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
+    matrix = binary_matrix(bundle.message_users, bundle.message_items, n_users, n_items)
     text = bundle.graph.features[PRODUCT].numpy()
     warm = np.unique(bundle.message_items)
     params = settings["parts"]
