@@ -62,6 +62,10 @@ class ServingState:
         self.brand_of[made_by[0]] = made_by[1]
         self.price = np.array([np.nan if f.get("price") is None else float(f["price"])
                                for f in self.snapshot.node_fields[PRODUCT]], dtype=np.float64)
+        # display name (lower case) -> brand, first brand of a name wins (the filter's lookup)
+        self._brand_names: dict[str, int] = {}
+        for i, f in enumerate(self.snapshot.node_fields[BRAND]):
+            self._brand_names.setdefault((f.get("name") or "").lower(), i)
         self._subtree_cache: dict[int, np.ndarray] = {}
         self.loaded_at = time.time()
         self.query_scorer = None  # built on first query (needs the language model)
@@ -81,15 +85,9 @@ class ServingState:
         return out
 
     def brand_index(self, brand: str) -> int | None:
-        """A brand by id (normalised key) or by any spelling of its display name."""
+        """A brand by id (normalised key) or by its display name, any case."""
         idx = self.snapshot.index(BRAND).get(brand)
-        if idx is not None:
-            return idx
-        low = brand.strip().lower()
-        for i, f in enumerate(self.snapshot.node_fields[BRAND]):
-            if (f.get("name") or "").lower() == low:
-                return i
-        return None
+        return idx if idx is not None else self._brand_names.get(brand.strip().lower())
 
     def category_subtree(self, category_id: str) -> np.ndarray | None:
         """Products in a category or any of its descendants (None for an unknown category)."""
