@@ -123,3 +123,21 @@ def industrial_dir():
     if not (INDUSTRIAL / "products.jsonl").exists():
         pytest.skip(f"shared data set not found at {INDUSTRIAL} (set KGREC_DATA_ROOT)")
     return INDUSTRIAL
+
+
+@pytest.fixture(scope="session")
+def offline():
+    """No hub access while models load (everything must come from local files)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("TRANSFORMERS_OFFLINE", "1")
+        yield
+
+
+@pytest.fixture(scope="session")
+def encoder(offline):
+    """The default encoder (all-MiniLM-L6-v2 from its PyPI package) on CPU, loaded once per session
+    (tests/llm and the query tests share it)."""
+    from llm.encoder import TextEncoder
+
+    return TextEncoder(device="cpu")

@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 
 from gnn.query import EntityMatcher, Match, QueryProjection, QueryScorer, category_products
-from kg.ingest import load_dir
 from kg.schema import ATTRIBUTE, BRAND, CATEGORY, PRODUCT
-from kg.snapshot import export_snapshot
-from kg.store_nx import NetworkxStore
 from tests.conftest import TOY_INTERACTIONS, TOY_PRODUCTS, write_dataset
+from tests.gnn.rgcn_data import snapshot_of as load_snapshot
 
 CATALOGUE = [
     {"id": "gun-stanley", "title": "Heavy duty staple gun", "brand": "Stanley",
@@ -40,19 +38,7 @@ TEXT_ONLY = [
 
 
 def snapshot_of(folder, products, interactions=None):
-    store = NetworkxStore(None)
-    load_dir(store, write_dataset(folder, products, interactions))
-    return export_snapshot(store)
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    from llm.encoder import TextEncoder
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("TRANSFORMERS_OFFLINE", "1")
-        return TextEncoder(None, device="cpu")
+    return load_snapshot(write_dataset(folder, products, interactions))
 
 
 def vectors_of(snapshot, encoder):

@@ -47,18 +47,3 @@ def product_fields() -> list[dict]:
     return product_fields_from(path)
 
 
-@pytest.fixture(scope="session")
-def offline():
-    """No hub access while models load (everything must come from local files)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("TRANSFORMERS_OFFLINE", "1")
-        yield
-
-
-@pytest.fixture(scope="session")
-def encoder(offline):
-    """The default encoder (all-MiniLM-L6-v2 from its PyPI package) on CPU, loaded once."""
-    from llm.encoder import TextEncoder
-
-    return TextEncoder(device="cpu")
