@@ -1,7 +1,8 @@
-"""Training of the R-GCN on user->product links: BPR, disjoint message/supervision edges, cold drop.
+"""Training of the R-GCN on user->product links: sampled softmax (or BPR), disjoint
+message/supervision edges, cold drop.
 
 Each epoch (`epoch_edges`), the training interactions are cut in two disjoint sets: message edges
-(they feed the R-GCN) and supervision edges (the BPR positives). A random ``cold_item_share`` of
+(they feed the R-GCN) and supervision edges (the loss's positives). A random ``cold_item_share`` of
 the warm items loses all its message edges that epoch, so those items must be embedded from
 brand, categories, attributes and text alone: that is what makes the model useful for items no
 one has bought yet. Every batch runs the full-graph forward (the graphs kgrec targets fit in
