@@ -61,6 +61,8 @@ class GraphSnapshot:
             h.update(label.encode())
             h.update("\x00".join(self.node_ids[label]).encode())
         for rel in sorted(self.edges):
+            if rel == "RECOMMENDED":  # model output written back by the refresh job, not data
+                continue
             h.update(rel.encode())
             h.update(np.ascontiguousarray(self.edges[rel]).tobytes())
         h.update("".join(f.get("_text_hash") or "" for f in self.node_fields[PRODUCT]).encode())

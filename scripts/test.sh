@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv=$(bash scripts/venv.sh)
-bash scripts/ensure-java.sh
+bash scripts/ensure-system.sh
 export KGREC_REQUIRE_NEO4J=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec "$venv/bin/python" -m pytest "$@"
