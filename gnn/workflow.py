@@ -58,6 +58,7 @@ def train_bundle(
     device: str | torch.device = "cpu",
     progress: bool = False,
     extra_manifest: dict | None = None,
+    publish: bool = True,
 ) -> TrainOutcome:
     """Trains kgrec's ranker on the split of ``train_config.seed`` and (rank 0) writes a bundle.
 
@@ -77,6 +78,8 @@ def train_bundle(
         device: Training device.
         progress: tqdm bars on stderr.
         extra_manifest: More manifest fields (e.g. the text model id).
+        publish: Make the new bundle the current one (the refresh job publishes it itself, after
+            writing its output back to the store).
 
     Raises:
         ValueError: When the snapshot has no interactions.
@@ -118,7 +121,7 @@ def train_bundle(
             data_hash=snapshot.fingerprint(), metrics=metrics,
             train_config=train_config.to_dict() | {"history": result.history},
             extra={"ranker": ranker_settings} | (extra_manifest or {}),
-            node_fields=snapshot.node_fields,
+            node_fields=snapshot.node_fields, make_current=publish,
         )
         log.info("bundle written to %s", path)
     return TrainOutcome(result, metrics, path, time.perf_counter() - start)

@@ -383,6 +383,16 @@ class Loader:
         self._run(path, rows(), parse, self._interaction_batch)
         self.report.seconds["interactions"] = time.perf_counter() - start
 
+    def load_interaction_records(self, records: list[InteractionRecord], source: str | Path) -> None:
+        """Interactions that do not come from a CSV file (the service's event log), checked and
+        batched like ``interactions.csv`` rows; ``source`` and each record's ``line`` name a bad one."""
+        start = time.perf_counter()
+        self._interaction_path = Path(source)
+        for i in range(0, len(records), self.batch_size):
+            self._apply(self._interaction_batch(records[i : i + self.batch_size]))
+        self.store.flush()
+        self.report.seconds["events"] = time.perf_counter() - start
+
     def _check_items(self, records: list[InteractionRecord]) -> list[InteractionRecord]:
         """Reject (or skip) rows naming a product that is neither in this load nor in the store."""
         unknown = {r.item_id for r in records} - self.product_ids - self._store_ids

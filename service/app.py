@@ -129,4 +129,7 @@ def create_app(config: Config | None = None, *, load_bundle: bool = True) -> Fla
 
     if load_bundle:
         ext.holder.try_load()
+    if config.reload_poll > 0:
+        ext.holder.listeners += [ext.reset_store, lambda: ops.RELOADS.labels("watch").inc()]
+        ext.holder.watch(config.reload_poll)
     return app

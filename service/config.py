@@ -37,6 +37,10 @@ class Config:
         bundles: model bundle root [KGREC_BUNDLES] (default ``<home>/bundles``).
         admin_token: token of ``POST /v1/admin/reload``; unset disables it [KGREC_ADMIN_TOKEN].
         max_body_bytes: largest request body the service accepts [KGREC_MAX_BODY_BYTES].
+        reload_poll: seconds between the service's checks of the bundle root's CURRENT; a new
+            one is loaded by every worker (0 disables: reload only on request) [KGREC_RELOAD_POLL].
+        service_url: base URL of a running service that `kgrec refresh` tells to reload
+            [KGREC_SERVICE_URL].
     """
 
     home: Path = field(default_factory=_default_home)
@@ -54,6 +58,8 @@ class Config:
     bundles: Path | None = None
     admin_token: str | None = None
     max_body_bytes: int = 65536
+    reload_poll: float = 5.0
+    service_url: str | None = None
 
     @property
     def embedded_path(self) -> Path:
@@ -113,6 +119,8 @@ _ENV = {
     "bundles": "KGREC_BUNDLES",
     "admin_token": "KGREC_ADMIN_TOKEN",
     "max_body_bytes": "KGREC_MAX_BODY_BYTES",
+    "reload_poll": "KGREC_RELOAD_POLL",
+    "service_url": "KGREC_SERVICE_URL",
 }
 
 
@@ -127,11 +135,13 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
             continue
         if "Path" in str(types[name]):
             values[name] = Path(raw).expanduser()
-        elif types[name] == "int":
+        elif types[name] in ("int", "float"):
+            cast = int if types[name] == "int" else float
             try:
-                values[name] = int(raw)
+                values[name] = cast(raw)
             except ValueError:
-                raise ValueError(f"{var} must be an integer, got {raw!r}") from None
+                kind = "an integer" if cast is int else "a number"
+                raise ValueError(f"{var} must be {kind}, got {raw!r}") from None
         else:
             values[name] = raw
     return Config(**values)

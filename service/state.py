@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
 
-from gnn.bundle import Bundle, load_bundle
+from gnn.bundle import CURRENT, Bundle, load_bundle
 from gnn.graph import RELATIONS
 from gnn.hybrid.ranker import ranker_from_bundle
 from kg.schema import BRAND, CATEGORY, LABELS, PRODUCT, REL_TYPES, USER
@@ -119,6 +121,8 @@ class ModelHolder:
         self._state: ServingState | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
+        self._failed_version: str | None = None
+        self.listeners: list[Callable[[], None]] = []  # called after a watcher's reload
 
     def reload(self) -> ServingState:
         """Loads the current bundle; keeps the old state (and re-raises) when that fails."""
@@ -131,7 +135,53 @@ class ModelHolder:
                           self._state.version if self._state else "nothing", self.last_error)
                 raise
             self._state, self.last_error = state, None  # one reference swap
+            self._failed_version = None
             return state
+
+    def current_version(self) -> str | None:
+        """The version the root's CURRENT names now (None without one)."""
+        try:
+            return (self.bundle_root / CURRENT).read_text().strip() or None
+        except OSError:
+            return None
+
+    def reload_if_changed(self) -> bool:
+        """Load the bundle CURRENT names when it is not the one served (a version that failed to
+        load is not tried again until CURRENT changes). True when a new state was swapped in."""
+        version = self.current_version()
+        served = self._state.version if self._state is not None else None
+        if version is None or version in (served, self._failed_version):
+            return False
+        try:
+            self.reload()
+        except Exception:
+            self._failed_version = version
+            return False
+        for listener in self.listeners:
+            listener()
+        return True
+
+    def watch(self, interval: float) -> threading.Thread:
+        """Check CURRENT every ``interval`` seconds in a daemon thread, so that every gunicorn
+        worker picks up a bundle the refresh job published (a reload request reaches only one).
+        The thread holds the holder weakly and ends with it."""
+        ref = weakref.ref(self)
+
+        def loop() -> None:
+            while True:
+                time.sleep(interval)
+                holder = ref()
+                if holder is None:
+                    return
+                try:
+                    holder.reload_if_changed()
+                except Exception:  # never let the watcher die; reload() logged it
+                    log.exception("bundle watcher")
+                del holder
+
+        thread = threading.Thread(target=loop, name="kgrec-bundle-watch", daemon=True)
+        thread.start()
+        return thread
 
     def try_load(self) -> None:
         """Load at start-up if there is a bundle; a missing one leaves the service not ready."""

@@ -47,7 +47,8 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from service.cli import data, encode_cmd, evaluate_cmd, neo4j_cmd, serve_cmd, train_cmd
+    from service.cli import (data, encode_cmd, evaluate_cmd, neo4j_cmd, refresh_cmd, serve_cmd,
+                             train_cmd)
 
     main.add_command(data.load)
     main.add_command(data.stats)
@@ -57,6 +58,7 @@ def _register() -> None:
     main.add_command(evaluate_cmd.evaluate)
     main.add_command(train_cmd.train)
     main.add_command(serve_cmd.serve)
+    main.add_command(refresh_cmd.refresh)
 
 
 _register()
