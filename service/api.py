@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from service.errors import ApiError, invalid, not_found
 from service.explain import explain
-from service.recommend import rank, similar_items
+from service.recommend import candidate_mask, rank, resolve_history, similar_items
 from service.requests import (
     RecommendRequest, check_query_args, json_body, parse_bool, parse_k, parse_query_filters,
     parse_recommend,
@@ -75,6 +75,9 @@ def user_recommendations(user_id: str):
 def recommendations():
     req = parse_recommend(json_body(request))
     state = _ext().holder.state
+    if req.query is not None:  # an unknown id or filter answers 404/400 before the model runs
+        resolve_history(state, req)
+        candidate_mask(state, req.filters)
     ranking = rank(state, req, _query_scores(state, req))
     return jsonify(_answer(state, ranking, req.explain))
 

@@ -63,7 +63,9 @@ def register(app: Flask) -> None:
             exc.code or 500, "http_error")
         field = "body" if exc.code in (400, 413, 415) else None
         body = {"error": {"code": code, "message": exc.description, "field": field}}
-        return jsonify(body), exc.code
+        # keep the exception's own headers (405's Allow, required by RFC 9110), not its HTML type
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify(body), exc.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

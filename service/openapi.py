@@ -28,9 +28,10 @@ def _json(schema: dict, description: str = "OK") -> dict:
 K = {"name": "k", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}}
 FILTER_PARAMS = [
-    {"name": "category", "in": "query", "required": False, "schema": {"type": "string"},
+    {"name": "category", "in": "query", "required": False,
+     "schema": {"type": "string", "minLength": 1},
      "description": "category id (path joined by ' > '); its whole subtree counts"},
-    {"name": "brand", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "brand", "in": "query", "required": False, "schema": {"type": "string", "minLength": 1}},
     {"name": "price_min", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0}},
     {"name": "price_max", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0}},
 ]
@@ -86,6 +87,8 @@ SCHEMAS = {
     "RecommendBody": {
         "type": "object", "additionalProperties": False,
         "description": "at least one of user_id, query, history",
+        "anyOf": [{"required": ["user_id"]}, {"required": ["query"]},
+                  {"required": ["history"], "properties": {"history": {"minItems": 1}}}],
         "properties": {
             "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
             "query": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
@@ -109,6 +112,14 @@ SCHEMAS = {
                        "rating": {"type": "number", "minimum": 1, "maximum": 5}},
     },
 }
+
+READY = {"type": "object", "required": ["ready", "checks", "model_version"],
+         "properties": {"ready": {"type": "boolean"},
+                        "checks": {"type": "object", "required": ["bundle", "store"],
+                                   "properties": {"bundle": {"type": "boolean"},
+                                                  "store": {"type": "boolean"}}},
+                        "model_version": {"type": ["string", "null"]},
+                        "last_error": {"type": "string"}}}
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -161,11 +172,17 @@ DOCUMENT = {
                           **_errors(400, 404, 413, 415, 503)}}},
         "/v1/admin/reload": {"post": {
             "summary": "Load the current bundle (Authorization: Bearer <KGREC_ADMIN_TOKEN>)",
-            "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 409)}}},
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json({"type": "object"})}}},
+            "security": [{"adminToken": []}],
+            "responses": {"200": _json({
+                "type": "object", "required": ["previous", "model_version", "seconds"],
+                "properties": {"previous": {"type": ["string", "null"]},
+                               "model_version": {"type": "string"}, "seconds": {"type": "number"}}}),
+                **_errors(401, 403, 409)}}},
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
+            {"type": "object", "required": ["status"],
+             "properties": {"status": {"type": "string", "enum": ["ok"]}}})}}},
         "/readyz": {"get": {"summary": "Readiness: bundle loaded and store reachable",
-                            "responses": {"200": _json({"type": "object"}),
-                                          "503": _json({"type": "object"}, "not ready")}}},
+                            "responses": {"200": _json(READY), "503": _json(READY, "not ready")}}},
         "/metrics": {"get": {"summary": "Prometheus metrics",
                              "responses": {"200": {"description": "text exposition format",
                                                    "content": {"text/plain": {"schema": {
@@ -177,7 +194,8 @@ DOCUMENT = {
                                             "content": {"text/html": {"schema": {
                                                 "type": "string"}}}}}}},
     },
-    "components": {"schemas": SCHEMAS},
+    "components": {"schemas": SCHEMAS,
+                   "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}}},
 }
 
 

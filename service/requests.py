@@ -6,6 +6,7 @@ stated in the OpenAPI document (`service.openapi`), which the tests check agains
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask import Request
@@ -44,7 +45,10 @@ def json_body(request: Request) -> dict:
     """The request's JSON object; 400 naming ``body`` when it is not one."""
     if not request.is_json:
         raise invalid("body", "expected a JSON body (Content-Type: application/json)")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # json.loads on e.g. 30,000 nested brackets: not a ValueError
+        raise invalid("body", "the body is nested too deeply") from None
     if data is None:
         raise invalid("body", "the body is not valid JSON")
     if not isinstance(data, dict):
@@ -86,9 +90,13 @@ def parse_k(value, name: str = "k", default: int = 10, *, from_query: bool = Fal
     if value is None:
         return default
     if isinstance(value, str) and from_query:
-        if not value.strip().lstrip("-").isdigit():
+        # \d is what int() parses (Unicode decimal digits); isdigit() also passed '²' and '--5'
+        if not re.fullmatch(r"-?\d+", value.strip()):
             raise invalid(name, f"{name} must be an integer")
-        value = int(value)
+        try:
+            value = int(value)
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+            raise invalid(name, f"{name} must be between 1 and {MAX_K}") from None
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid(name, f"{name} must be an integer")
     if not 1 <= value <= MAX_K:
