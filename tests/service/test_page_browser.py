@@ -13,22 +13,18 @@ Selenium Manager is never used: the driver and browser binaries are given explic
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 
 import pytest
 
 from service.app import create_app
+from tests.browser import find_binaries, open_chromium
 from tests.service.test_api import _build
 
 pytestmark = pytest.mark.browser
 
 TOPICS = {0: "DeWalt", 1: "Bosch", 2: "Maybelline", 3: "Loreal"}  # brand of product P<i> is i % 4
 WAIT_S = 30
-CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1000"]
 # Uncaught errors and unhandled promise rejections, recorded by the page itself (belt and braces
 # next to the console log: both must stay empty).
 ERROR_HOOK = """
@@ -55,28 +51,9 @@ return Array.from(document.querySelectorAll("#results .item")).map(item => ({
 """
 
 
-def _unavailable(message: str):
-    if os.environ.get("KGREC_REQUIRE_BROWSER") == "1":
-        pytest.fail(message + " (KGREC_REQUIRE_BROWSER=1)")
-    pytest.skip(message)
-
-
-def _binary(name: str) -> str | None:
-    path = f"/usr/bin/{name}"
-    return path if os.access(path, os.X_OK) else shutil.which(name)
-
-
 @pytest.fixture(scope="module")
 def browser_binaries():
-    chromium, chromedriver = _binary("chromium"), _binary("chromedriver")
-    if chromium is None or chromedriver is None:
-        _unavailable("browser tests need Debian's chromium and chromium-driver "
-                     "(bash scripts/ensure-system.sh installs them)")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        _unavailable("browser tests need selenium (requirements.txt)")
-    return chromium, chromedriver
+    return find_binaries()
 
 
 @pytest.fixture(scope="module")
@@ -97,22 +74,10 @@ def live(tmp_path_factory, browser_binaries):
 
 @pytest.fixture(scope="module")
 def driver(browser_binaries, tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     chromium, chromedriver = browser_binaries
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=chromedriver,
-                      log_output=str(tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"))
-    drv = webdriver.Chrome(service=service, options=options)
+    drv = open_chromium(chromium, chromedriver, tmp_path_factory.mktemp("chromium-profile"),
+                        tmp_path_factory.mktemp("chromedriver") / "chromedriver.log", wait_s=WAIT_S)
     try:
-        drv.set_page_load_timeout(WAIT_S)
-        drv.set_script_timeout(WAIT_S)
         drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ERROR_HOOK})
         yield drv
     finally:
