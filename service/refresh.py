@@ -297,6 +297,9 @@ def _embedding_changes(bundle: Bundle, previous: Bundle | None) -> tuple[list[st
     if previous is None:
         return [], list(bundle.node_ids[PRODUCT])
     old = previous.index(PRODUCT)
+    if bundle.product_emb.shape[1] != previous.product_emb.shape[1]:  # retrained, other size
+        return [p for p in bundle.node_ids[PRODUCT] if p in old], [p for p in bundle.node_ids[PRODUCT]
+                                                                  if p not in old]
     changed, new = [], []
     for i, pid in enumerate(bundle.node_ids[PRODUCT]):
         j = old.get(pid)

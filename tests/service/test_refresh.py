@@ -213,3 +213,35 @@ def test_prune_keeps_the_newest_and_the_current(tmp_path):
     (root / ".tmp-v5-999999999").mkdir()  # a writer that died
     assert prune_bundles(root, keep=2) == ["v2"]
     assert sorted(p.name for p in root.iterdir()) == ["CURRENT", "v1", "v3", "v4"]
+
+
+def test_retrain_trains_a_new_model_and_publishes_it(tmp_path):
+    config = make_home(tmp_path, {}, n_products=32, n_users=16)
+    before = load_bundle(config.bundle_root)
+    report = refresh(config, RefreshOptions(retrain=True, seed=1))
+    after = load_bundle(config.bundle_root)
+    assert report.embeddings["method"] == "retrained" and report.bundle == after.version
+    assert after.manifest["files"]["model.pt"] != before.manifest["files"]["model.pt"]
+    assert after.manifest["refresh"] == {"from": before.version, "method": "retrain"}
+    assert after.manifest["train_config"]["seed"] == 1
+
+
+def test_cli_prints_the_report_and_exits_75_when_busy(tmp_path):
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    config = make_home(tmp_path, {}, n_products=32, n_users=16)
+    env = {"KGREC_HOME": str(config.home), "KGREC_DEVICE": "cpu", "KGREC_RELOAD_POLL": "0"}
+    delta = write_dataset(tmp_path / "delta", [NEW_PRODUCT], None)
+    result = CliRunner().invoke(main, ["refresh", str(delta), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout.strip().splitlines()[-1])
+    assert body["changes"]["products_new"] == 1 and body["bundle"] == _current(config)
+    result = CliRunner().invoke(main, ["refresh"], env=env)
+    assert result.exit_code == 0 and "up to date" in result.stdout
+    with refresh_lock(config.home / "refresh.lock"):
+        result = CliRunner().invoke(main, ["refresh"], env=env)
+    assert result.exit_code == 75 and "another refresh is running" in result.stderr
+    result = CliRunner().invoke(main, ["refresh", str(tmp_path / "missing")], env=env)
+    assert result.exit_code == 2 and "missing" in result.stderr
