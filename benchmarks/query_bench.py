@@ -25,10 +25,11 @@ test exclusion), are ranked by
   (``{user_id}`` and ``{user_id, query}``), kgrec's hybrid ranker fitted on this split.
 
 Figures (k = 20, `gnn.eval.metrics.RankingAccumulator` conventions, but equal scores ordered at
-random per user, see `untie`): hit@20 / NDCG@20 of the item the query was built from ("source"), split by whether
-that item is cold (no training row) or warm, and Recall@20 / NDCG@20 of all the user's test
-items. The R-GCN embeddings are those of the training rows only, not a bundle's (a bundle
-re-embeds with every interaction, test rows included).
+random per user, see `untie`): hit@20 / NDCG@20 of the item the query was built from
+("source"), split by whether that item is cold (no training row) or warm; Recall@20 / NDCG@20
+of all the user's test items, and of the ones besides the source. The R-GCN embeddings are
+those of the training rows only, not a bundle's (a bundle re-embeds with every interaction,
+test rows included).
 
 A catalogue without brands and categories (e.g. amazon-luxury-beauty) has nothing to build
 such a query from: with ``--fallback none`` (default) such items are never sources (and a data
@@ -127,6 +128,15 @@ def product_document(fields: dict) -> list[str]:
         path = [path]
     parts = [fields.get("title"), fields.get("description"), fields.get("brand"), *path]
     return bm25_tokens(" ".join(str(p) for p in parts if p))
+
+
+def cell_sizes(fields: list[dict], items) -> np.ndarray:
+    """For each item, how many products share its brand and leaf category (itself included)."""
+    key = [(f.get("brand"), leaf_category(f.get("category_path"))) for f in fields]
+    counts: dict = {}
+    for k in key:
+        counts[k] = counts.get(k, 0) + 1
+    return np.array([counts[key[i]] for i in items], dtype=np.int64)
 
 
 def pick_sources(test_users: np.ndarray, test_items: np.ndarray, eligible: np.ndarray,
@@ -329,7 +339,11 @@ def main() -> None:
     source_targets = np.zeros((m, n_items), dtype=bool)
     source_targets[np.arange(m), sources] = True
     tie_keys = np.random.default_rng([args.seed, 1]).random((m, n_items))  # see `untie`
-    out["source_items"] = {"cold": int(source_cold.sum()), "warm": int((~source_cold).sum())}
+    cells = cell_sizes(fields, sources)
+    out["source_items"] = {"cold": int(source_cold.sum()), "warm": int((~source_cold).sum()),
+                           "same_brand_and_leaf_median": float(np.median(cells)),
+                           "same_brand_and_leaf_mean": round(float(cells.mean()), 2),
+                           "same_brand_and_leaf_at_most_20": round(float((cells <= 20).mean()), 4)}
 
     history = None
     if args.with_history:
@@ -359,6 +373,7 @@ def main() -> None:
         seconds = {name: 0.0 for name in ("encode (batched)", "kgrec query", "bm25", "text-knn")}
         matched = {"brand": 0, "category (name)": 0, "category (vector)": 0, "nothing": 0}
         source_brand_hit = 0
+        brand_missed: dict[str, int] = {}
         t = time.perf_counter()
         # in one call (the service encodes one query per request: the same vectors, ~10x slower)
         query_vectors = np.asarray(encoder.encode_query(queries)).reshape(m, -1)
@@ -399,6 +414,9 @@ def main() -> None:
             made_by = snapshot.edges["MADE_BY"]
             own = {snapshot.node_ids[BRAND][b] for b in made_by[1][made_by[0] == item]}
             source_brand_hit += bool(brand_ids & own)
+            if own and not brand_ids & own:
+                name = fields[item].get("brand") or "?"
+                brand_missed[name] = brand_missed.get(name, 0) + 1
         if history is not None:
             # service.recommend.rank: the blend plus the standardised query scores
             q = row_standardise(torch.from_numpy(scores["kgrec query"])).numpy()
@@ -412,6 +430,7 @@ def main() -> None:
             "examples": queries[:5],
             "matches": {k_: round(v / m, 4) for k_, v in matched.items()}
                        | {"source item's brand": round(source_brand_hit / m, 4)},
+            "brands_not_matched": dict(sorted(brand_missed.items(), key=lambda kv: -kv[1])[:10]),
             "ms_per_query": {k_: round(1000 * v / m, 3) for k_, v in seconds.items()},
             "methods": result,
         }
@@ -432,13 +451,18 @@ def print_tables(out: dict) -> None:
     print(f"query quality on {out['data_dir']} (seed {out['seed']}, k={out['k']}): "
           f"{out['users']} test users ({out['test_users']} in the split, "
           f"{out['users_without_source']} without a test item to build a query from); "
-          f"source items {out['source_items']['cold']} cold, {out['source_items']['warm']} warm; "
+          f"source items {out['source_items']['cold']} cold, {out['source_items']['warm']} warm "
+          f"(products sharing the source's brand and leaf category: median "
+          f"{out['source_items'].get('same_brand_and_leaf_median')}, share <= 20 "
+          f"{out['source_items'].get('same_brand_and_leaf_at_most_20')}); "
           f"catalogue {c['products']} products, {c['with_brand']} with brand, "
           f"{c['with_category']} with category; fallback {out['fallback']}")
     print(f"R-GCN on the split's training rows: {out['rgcn']}; {out['projection']}")
     for template, res in out["templates"].items():
         print(f"\ntemplate {template!r}, e.g. " + "; ".join(repr(q) for q in res["examples"][:3]))
         print("query named: " + ", ".join(f"{k} {v:.3f}" for k, v in res["matches"].items()))
+        if res.get("brands_not_matched"):
+            print(f"source brands not recognised: {res['brands_not_matched']}")
         print("ms/query: " + ", ".join(f"{k} {v:.2f}" for k, v in res["ms_per_query"].items()))
         print("")
         others = next(iter(res["methods"].values()))["users_with_others"]

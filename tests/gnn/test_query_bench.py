@@ -62,3 +62,9 @@ def test_untie_keeps_the_order_and_breaks_ties_by_the_keys():
     keys = np.array([[0.9, 0.0, 0.1, 0.5], [0.3, 0.2, 0.1, 0.0]])
     ranked = qb.untie(scores, keys)
     assert ranked.tolist() == [[2.0, 3.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0]]
+
+
+def test_cell_sizes_count_products_with_the_same_brand_and_leaf():
+    other_staples = {**STAPLES, "title": "Stanley staples, 5000"}
+    tape = {**STAPLES, "category_path": ["Industrial & Scientific", "Tape"]}
+    assert qb.cell_sizes([STAPLES, other_staples, tape], [0, 2]).tolist() == [2, 1]
