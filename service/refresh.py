@@ -342,11 +342,11 @@ def recommendations_for(bundle: Bundle, users: list[str], k: int) -> dict[str, l
     return out
 
 
-def _write_back(store, bundle: Bundle, previous: Bundle | None, snapshot: GraphSnapshot,
+def _write_back(store, bundle: Bundle, changed: list[str], new: list[str], snapshot: GraphSnapshot,
                 options: RefreshOptions, touched: set[str], report: RefreshReport) -> None:
+    """``changed``, ``new``: `_embedding_changes` of the bundle, computed once by the embed step."""
     from kg.writeback import products_without_embedding, replace_recommendations, write_embeddings
 
-    changed, new = _embedding_changes(bundle, previous)
     missing = products_without_embedding(store)
     ids = sorted(set(changed) | set(new) | missing)
     index = bundle.index(PRODUCT)
@@ -451,7 +451,8 @@ def refresh(config: Config, options: RefreshOptions) -> RefreshReport:
                 report.bundle = bundle.version
                 if store.name == "neo4j":
                     with clock.step("write-back"):
-                        _write_back(store, bundle, previous, snapshot, options, touched, report)
+                        _write_back(store, bundle, emb_changed, emb_new, snapshot, options,
+                                    touched, report)
                 else:
                     report.writeback = {"skipped": "write-back skipped: the embedded store keeps "
                                                    "embeddings in the bundle only"}
