@@ -68,6 +68,20 @@ def self_information(train_counts: np.ndarray) -> np.ndarray:
     return -np.log2((counts + 1.0) / (counts.sum() + len(counts)))
 
 
+# The tie order's own random stream: drawn straight from ``tie_seed`` it would be the very
+# permutation that `gnn.eval.split.make_split` draws its cold items from for the same seed (when
+# every item has interactions), putting the cold items first among equal scores.
+TIE_STREAM = 0x71E
+
+
+def tie_order(n_items: int, tie_seed: int | None) -> np.ndarray:
+    """The item order that breaks equal scores: pseudo-random for a seed, by index for None."""
+    if tie_seed is None:
+        return np.arange(n_items)
+    seq = np.random.SeedSequence(tie_seed, spawn_key=(TIE_STREAM,))
+    return np.random.default_rng(seq).permutation(n_items)
+
+
 class RankingAccumulator:
     """Collects one setting's metrics batch by batch (see the module docstring).
 
@@ -88,9 +102,7 @@ class RankingAccumulator:
         self._discount = 1.0 / torch.log2(torch.arange(k, dtype=torch.float64) + 2.0)
         self._ideal = torch.cumsum(self._discount, 0)
         self._recommended = torch.zeros(len(self.candidates), dtype=torch.bool)
-        order = np.arange(len(candidates))
-        if tie_seed is not None:
-            order = np.random.default_rng(tie_seed).permutation(len(candidates))
+        order = tie_order(len(candidates), tie_seed)
         columns = order[np.asarray(candidates, dtype=bool)[order]]  # candidates in tie order
         identity = np.array_equal(columns, np.arange(len(candidates)))
         self._columns = None if identity else torch.from_numpy(columns)

@@ -9,9 +9,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from gnn.eval.metrics import ranking_metrics, self_information
+from gnn.eval.metrics import ranking_metrics, self_information, tie_order
 from gnn.eval.protocol import Evaluator
-from gnn.eval.split import manual_split
+from gnn.eval.split import make_split, manual_split
 
 # 5 users x 6 items, k = 3. Distinct scores, so ties play no part.
 SCORES = torch.tensor([
@@ -115,6 +115,21 @@ def test_ties_are_broken_in_a_fixed_random_order_not_by_index():
     by_seed = [ranking_metrics(flat, targets, k=100, tie_seed=s).recall for s in range(20)]
     assert 0 < sum(by_seed) < 20  # sometimes in the top half, sometimes not
     assert by_seed == [ranking_metrics(flat, targets, k=100, tie_seed=s).recall for s in range(20)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tie_order_does_not_favour_the_splits_cold_items(seed):
+    # every item interacted: the split draws its cold items from a permutation of all items, so
+    # a tie order drawn from the same seed the same way would put exactly those items first
+    n_items, n_users = 500, 50
+    rng = np.random.default_rng(99)
+    users = np.r_[np.arange(n_items) % n_users, rng.integers(0, n_users, 2000)]
+    items = np.r_[np.arange(n_items), rng.integers(0, n_items, 2000)]
+    split = make_split(users, items, n_users, n_items, seed=seed)
+    cold = np.r_[split.val.cold_items, split.test.cold_items]
+    first = tie_order(n_items, seed)[: len(cold)]
+    assert np.isin(first, cold).mean() < 0.35  # about the cold share (0.2), not 1.0
+    assert tie_order(n_items, None).tolist() == list(range(n_items))
 
 
 def test_evaluator_settings_and_exclusions():
