@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections import Counter, deque
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -23,6 +23,12 @@ from kg.store import GraphBatch, GraphPath, Hop, NodeKey, display_name, edge_sor
 FORMAT = "kgrec-embedded-graph"
 VERSION = 1
 GRAPH_FILE = "graph.json"
+
+# A path under construction from one end: its nodes and hops in path order.
+# Entries of the path-search cache (a node's neighbours, or the half-paths from a node)
+# before it starts again.
+PATH_CACHE = 200_000
+HalfPath = tuple[tuple[NodeKey, ...], tuple[Hop, ...]]
 
 
 class NetworkxStore:
@@ -40,6 +46,7 @@ class NetworkxStore:
         self._ids: dict[str, set[str]] = {label: set() for label in LABELS}
         self._edge_counts: Counter[str] = Counter()
         self._dirty = False
+        self._path_cache: dict[tuple, tuple] = {}  # path-search cache, see _adjacency_of
         if self.path is not None and (self.path / GRAPH_FILE).exists():
             self._read(self.path / GRAPH_FILE)
 
@@ -101,6 +108,7 @@ class NetworkxStore:
 
     def apply(self, batch: GraphBatch) -> None:
         # Validate everything first, then mutate: the in-memory mutation cannot fail half-way.
+        self._path_cache.clear()
         new_ids = {label: {row["id"] for row in rows} for label, rows in batch.nodes.items()}
         for rel, rows in batch.edges.items():
             rt = rel_type(rel)
@@ -142,6 +150,7 @@ class NetworkxStore:
         self._dirty = True
 
     def clear(self) -> None:
+        self._path_cache.clear()
         self.g.clear()
         self._ids = {label: set() for label in LABELS}
         self._edge_counts.clear()
@@ -180,13 +189,72 @@ class NetworkxStore:
 
     # --- paths ----------------------------------------------------------------------------------
 
-    def _neighbours(self, node: NodeKey, rel_types: frozenset[str]) -> Iterator[tuple[NodeKey, Hop]]:
-        for _, other, data in self.g.out_edges(node, data=True):
-            if data["type"] in rel_types:
-                yield other, Hop(data["type"], True)
-        for other, _, data in self.g.in_edges(node, data=True):
-            if data["type"] in rel_types:
-                yield other, Hop(data["type"], False)
+    def _adjacency_of(self, node: NodeKey, rel_types: frozenset[str]) -> tuple[list, dict]:
+        """(other end, hop) of every relationship of ``rel_types`` at ``node``, either direction,
+        as a list and by other end.
+
+        Cached per (node, types) until the next write: explanations for one request walk the
+        same user, brands and categories again and again.
+        """
+        key = ("adjacency", node, rel_types)
+        found = self._path_cache.get(key)
+        if found is None:
+            pairs = [(other, Hop(data["type"], True)) for other, keyed in self.g.succ[node].items()
+                     for data in keyed.values() if data["type"] in rel_types]
+            pairs += [(other, Hop(data["type"], False)) for other, keyed in self.g.pred[node].items()
+                      for data in keyed.values() if data["type"] in rel_types]
+            by_other: dict[NodeKey, list[Hop]] = defaultdict(list)
+            for other, hop in pairs:
+                by_other[other].append(hop)
+            found = self._remember(key, (pairs, dict(by_other)))
+        return found
+
+    def _remember(self, key: tuple, value):
+        if len(self._path_cache) >= PATH_CACHE:  # start again rather than track use
+            self._path_cache.clear()
+        self._path_cache[key] = value
+        return value
+
+    def _neighbours(self, node: NodeKey, rel_types: frozenset[str]) -> list[tuple[NodeKey, Hop]]:
+        return self._adjacency_of(node, rel_types)[0]
+
+    def _levels(self, end: NodeKey, forward: bool, types: frozenset[str], through_users: bool,
+                depth: int) -> list[tuple[dict, int, int]]:
+        """Half-paths from ``end`` (leaving it when ``forward``, else arriving at it), by length,
+        up to ``depth``: per length, (tip -> half-paths ending there, cost of growing them,
+        the tips' neighbour count).
+
+        They do not depend on the other end of the search (a half-path through it is dropped
+        when halves are joined), so they are cached like the adjacency: one request explains
+        ten items to the same user, and each item is reached by several of its parts.
+        """
+        key = ("half", end, forward, types, through_users)
+        levels = self._path_cache.get(key)
+        if levels is None:
+            levels = self._remember(key, [self._level([((end,), ())], forward, types)])
+        while len(levels) <= depth:
+            grown = []
+            for tip, halves in levels[-1][0].items():
+                for other, hop in self._neighbours(tip, types):
+                    if (other[0] == USER and not through_users) or other == end:
+                        continue
+                    for nodes, hops in halves:
+                        if other in nodes:
+                            continue
+                        if forward:
+                            grown.append((nodes + (other,), hops + (hop,)))
+                        else:  # walked from the arriving end: the hop flips in path order
+                            grown.append(((other,) + nodes, (Hop(hop.rel, not hop.forward),) + hops))
+            levels.append(self._level(grown, forward, types))
+        return levels
+
+    def _level(self, halves: list[HalfPath], forward: bool, types: frozenset[str]) -> tuple[dict, int, int]:
+        by_tip: dict[NodeKey, list[HalfPath]] = defaultdict(list)
+        for half in halves:
+            by_tip[half[0][-1] if forward else half[0][0]].append(half)
+        degrees = {tip: len(self._neighbours(tip, types)) for tip in by_tip}
+        cost = sum(degrees[tip] * len(h) for tip, h in by_tip.items())
+        return dict(by_tip), cost, sum(degrees.values())
 
     def find_paths(
         self,
@@ -198,48 +266,61 @@ class NetworkxStore:
         rel_types: tuple[str, ...] = EXPLANATION_RELS,
         through_users: bool = False,
     ) -> list[GraphPath]:
-        # Hand-written bounded DFS: networkx's simple-path generators have no per-edge type filter,
-        # no node filter for intermediate users, and merge reciprocal multi-edges in undirected views.
+        # Hand-written: networkx's simple-path generators have no per-edge type filter, no node
+        # filter for intermediate users, and merge reciprocal multi-edges in undirected views.
+        # Every simple path of each length is enumerated (as in Neo4j) by a bidirectional search:
+        # half-paths grow from whichever end is cheaper to extend, so a big brand or category at
+        # one end costs one pass over its edges, not one per path, and halves meet over one edge.
         if src not in self.g or dst not in self.g or src == dst:
             return []
         types = frozenset(rel_types)
-
-        def passable(node: NodeKey) -> bool:
-            return through_users or node[0] != USER or node == dst
-
-        # Distances to dst (undirected, filtered) prune the search to paths that can still arrive.
-        dist = {dst: 0}
-        queue = deque([dst])
-        while queue:
-            node = queue.popleft()
-            if dist[node] >= max_hops - 1:
-                continue
-            for other, _ in self._neighbours(node, types):
-                if other not in dist and other != src and passable(other):
-                    dist[other] = dist[node] + 1
-                    queue.append(other)
-
+        a = b = 0  # a path of `length` hops = a half of a hops from src + one hop + b hops to dst
+        fwd = self._levels(src, True, types, through_users, 0)
+        bwd = self._levels(dst, False, types, through_users, 0)
         found: list[GraphPath] = []
         for length in range(1, max_hops + 1):
-            nodes, hops = [src], []
-
-            def walk(node: NodeKey, left: int) -> None:
-                for other, hop in self._neighbours(node, types):
-                    if left == 1:
-                        if other == dst:
-                            found.append(self._path(nodes + [other], hops + [hop]))
-                    elif other in dist and dist[other] <= left - 1 and other not in nodes and other != dst:
-                        nodes.append(other)
-                        hops.append(hop)
-                        walk(other, left - 1)
-                        nodes.pop()
-                        hops.pop()
-
-            walk(src, length)
+            if a + b + 1 < length:
+                if fwd[a][1] <= bwd[b][1]:
+                    a += 1
+                    fwd = self._levels(src, True, types, through_users, a)
+                else:
+                    b += 1
+                    bwd = self._levels(dst, False, types, through_users, b)
+            heads, tails = fwd[a][0], bwd[b][0]
+            if not heads or not tails:
+                break  # no half-path of this length: no longer path either
+            for x, y, hop in self._meeting_hops(fwd[a], bwd[b], types):
+                for f_nodes, f_hops in heads[x]:
+                    for b_nodes, b_hops in tails[y]:
+                        nodes = f_nodes + b_nodes
+                        if len(set(nodes)) == len(nodes):  # named below, once cut to k
+                            found.append(GraphPath(nodes, f_hops + (hop,) + b_hops, ()))
             if len(found) >= k:
                 break
         found.sort(key=GraphPath.sort_key)
-        return found[:k]
+        return [self._path(list(p.nodes), list(p.hops)) for p in found[:k]]
+
+    def _meeting_hops(self, fwd: tuple, bwd: tuple, types: frozenset[str]) -> Iterator[tuple]:
+        """Every (x, y, hop) with a relationship x-y, x a tip of the forward level ``fwd`` and y
+        one of the backward level ``bwd`` (see _levels), by the cheapest route."""
+        (heads, _, by_heads), (tails, _, by_tails) = fwd, bwd
+        by_pairs = len(heads) * len(tails)
+        if by_pairs <= min(by_heads, by_tails):
+            for x in heads:
+                between = self._adjacency_of(x, types)[1]
+                for y in tails:
+                    for hop in between.get(y, ()):
+                        yield x, y, hop
+        elif by_heads <= by_tails:
+            for x in heads:
+                for y, hop in self._neighbours(x, types):
+                    if y in tails:
+                        yield x, y, hop
+        else:
+            for y in tails:
+                for x, hop in self._neighbours(y, types):
+                    if x in heads:
+                        yield x, y, Hop(hop.rel, not hop.forward)
 
     def _path(self, nodes: list[NodeKey], hops: list[Hop]) -> GraphPath:
         names = tuple(display_name(label, self.g.nodes[(label, i)], i) for label, i in nodes)

@@ -18,6 +18,7 @@ stands for. When the store cannot be reached, explanations say so and ranking is
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -113,9 +114,13 @@ def _text_path(state: ServingState, start: tuple, via: int, item: int, score: fl
 def explain(state: ServingState, ranking: Ranking, store) -> list[dict]:
     """One explanation object per ranked item: ``{"available", "paths" | "reason"}``."""
     out = []
+    # one request asks the same question more than once (the rgcn and text parts both want
+    # user -> item paths): answer each from the store once (a raised error is not cached)
+    find = functools.lru_cache(maxsize=None)(
+        lambda src, dst, **kw: store.find_paths(src, dst, **kw))
     for pos, item in enumerate(ranking.items):
         try:
-            paths = _explain_item(state, ranking, pos, item, store)
+            paths = _explain_item(state, ranking, pos, item, find)
             out.append({"available": True, "paths": paths[:MAX_PATHS]})
         except Exception as exc:  # the store went away: ranking stands, explanations say so
             log.warning("explanations unavailable: %s", exc)
@@ -123,7 +128,7 @@ def explain(state: ServingState, ranking: Ranking, store) -> list[dict]:
     return out
 
 
-def _explain_item(state, ranking: Ranking, pos: int, item: int, store) -> list[dict]:
+def _explain_item(state, ranking: Ranking, pos: int, item: int, find_paths) -> list[dict]:
     contrib = {name: float(c[pos]) for name, c in ranking.contributions.items()}
     order = sorted(contrib, key=contrib.get, reverse=True)
     pid = state.product_ids[item]
@@ -145,13 +150,13 @@ def _explain_item(state, ranking: Ranking, pos: int, item: int, store) -> list[d
         score = contrib[kind]
         if kind == "query":
             for m in ranking.matches[:2]:
-                for p in store.find_paths((m.label, m.id), target, k=1, max_hops=3):
+                for p in find_paths((m.label, m.id), target, k=1, max_hops=3):
                     add(_path_json(p, score, _sentence(p, "query"), "query"))
             continue
         sources = [start] if start else [(PRODUCT, state.product_ids[h]) for h in ranking.history[:5]]
         if kind in ("rgcn", "text"):
             for src in sources:
-                for p in store.find_paths(src, target, k=2, max_hops=3 if start else 2):
+                for p in find_paths(src, target, k=2, max_hops=3 if start else 2):
                     add(_path_json(p, score, _sentence(p, kind), kind))
             if kind == "text" and ranking.history:
                 best = max(ranking.history, key=lambda h: _similar(state, h, item))
@@ -159,7 +164,7 @@ def _explain_item(state, ranking: Ranking, pos: int, item: int, store) -> list[d
                                score, None, kind))
         elif kind == "neighbours" and start:
             # the neighbour signal is other buyers: keep the paths through another user
-            found = store.find_paths(start, target, k=12, max_hops=3, through_users=True)
+            found = find_paths(start, target, k=12, max_hops=3, through_users=True)
             for p in [p for p in found if _path_kind(p) == "co-purchase"][:2]:
                 add(_path_json(p, score, _sentence(p, kind), kind))
         elif kind == "text-bridge" and start and "text-bridge" in state.ranker.parts:
@@ -167,7 +172,7 @@ def _explain_item(state, ranking: Ranking, pos: int, item: int, store) -> list[d
             row = kernel.getrow(item)
             if row.nnz:
                 via = int(row.indices[np.argmax(row.data)])
-                for p in store.find_paths(start, (PRODUCT, state.product_ids[via]), k=1,
+                for p in find_paths(start, (PRODUCT, state.product_ids[via]), k=1,
                                           max_hops=3, through_users=True):
                     add(_text_path(state, start, via, item, score, p, kind))
     return paths
