@@ -38,7 +38,7 @@ for line in io.lines("%(users)s") do users[#users + 1] = line end
 math.randomseed(%(seed)d)
 request = function()
   local u = users[math.random(#users)]
-  local body = '{"user_id": "' .. u .. '", "k": 10, "explain": true}'
+  local body = '{"user_id": "' .. u .. '", "k": 10, "explain": %(explain)s}'
   return wrk.format("POST", "/v1/recommendations", {["Content-Type"] = "application/json"}, body)
 end
 local bad = 0
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=30, help="Seconds of load.")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-explain", action="store_true", help="Ask for no explanations (to compare).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if (args.data is None) == (args.home is None):
@@ -112,7 +113,8 @@ def main() -> None:
     users = work / "users.txt"
     users.write_text("\n".join(bundle.node_ids["User"]) + "\n")
     script = work / "recommend.lua"
-    script.write_text(LUA % {"users": users, "seed": 0})
+    explain = "false" if args.no_explain else "true"
+    script.write_text(LUA % {"users": users, "seed": 0, "explain": explain})
     port = _free_port()
     env = dict(os.environ, KGREC_HOME=str(home), KGREC_DEVICE="cpu", KGREC_RELOAD_POLL="0")
     server = subprocess.Popen([sys.executable, "-m", "service", "serve", "--workers", str(args.workers),
@@ -120,7 +122,7 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 300
+        deadline = time.time() + 900  # a 100k catalogue: graph and text kernel per worker
         while True:
             try:
                 with urllib.request.urlopen(url + "/readyz", timeout=5) as resp:
@@ -141,11 +143,13 @@ def main() -> None:
     result = parse_wrk(out) | {
         "data": bundle.manifest.get("counts", {}).get("Product"), "users": len(bundle.node_ids["User"]),
         "workers": args.workers, "connections": args.connections, "duration_s": args.duration,
+        "explain": not args.no_explain,
         "command": f"wrk -t1 -c{args.connections} -d{args.duration}s --latency -s recommend.lua {url}",
     }
-    print("| products | workers | connections | p50 ms | p90 ms | p99 ms | requests/s | non-2xx |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(f"| {result['data']:,} | {args.workers} | {args.connections} | {result['p50']:.1f} | "
+    print("| products | explanations | workers | connections | p50 ms | p90 ms | p99 ms | requests/s | non-2xx |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {result['data']:,} | {'on' if result['explain'] else 'off'} | {args.workers} | "
+          f"{args.connections} | {result['p50']:.1f} | "
           f"{result['p90']:.1f} | {result['p99']:.1f} | {result['requests_per_s']:.0f} | {result['non2xx']} |")
     if args.json:
         print(json.dumps(result))

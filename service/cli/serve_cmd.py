@@ -32,8 +32,11 @@ def _json_logging() -> None:
 @click.option("--bundles", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Bundle root (default: $KGREC_HOME/bundles). [KGREC_BUNDLES]")
 @click.option("--timeout", type=int, default=60, show_default=True, help="gunicorn worker timeout, s.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="torch CPU threads per worker (workers x threads should not exceed the cores).")
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
-def serve(config: Config, bind: str, workers: int, bundles: Path | None, timeout: int, dev: bool):
+def serve(config: Config, bind: str, workers: int, bundles: Path | None, timeout: int, threads: int,
+          dev: bool):
     """Serve recommendations over HTTP (API in /openapi.json, a page at /).
 
     Loads the current bundle (`kgrec train` makes one); without one the service starts, says it
@@ -62,7 +65,10 @@ def serve(config: Config, bind: str, workers: int, bundles: Path | None, timeout
             self.cfg.set("accesslog", None)
             self.cfg.set("child_exit", _child_exit)
 
-        def load(self):
+        def load(self):  # in each worker: one request at a time, so no intra-op threads to share
+            import torch
+
+            torch.set_num_threads(threads)
             _json_logging()
             return create_app(config)
 
