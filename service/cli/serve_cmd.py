@@ -70,6 +70,8 @@ def serve(config: Config, bind: str, workers: int, bundles: Path | None, timeout
 
             torch.set_num_threads(threads)
             _json_logging()
+            logging.getLogger("kgrec.serve").info("worker starting", extra={"fields": {
+                "pid": os.getpid(), "torch_threads": torch.get_num_threads()}})
             return create_app(config)
 
     click.echo(f"kgrec serve: http://{bind} ({workers} workers, bundles in {config.bundle_root})",

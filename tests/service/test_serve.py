@@ -71,3 +71,6 @@ def test_gunicorn_serves_with_two_workers_and_aggregated_metrics(tmp_path):
     logs = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
     requests_logged = [l for l in logs if l.get("message") == "request"]
     assert len(requests_logged) >= n and {"method", "path", "status", "ms"} <= set(requests_logged[0])
+    # one torch thread per worker by default: 2 workers x torch's default would oversubscribe
+    workers = {l["pid"]: l["torch_threads"] for l in logs if l.get("message") == "worker starting"}
+    assert len(workers) == 2 and set(workers.values()) == {1}
