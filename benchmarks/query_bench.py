@@ -192,10 +192,8 @@ def untie(scores: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Scores with no ties: per row, the rank order of (score, then ``keys``) as float32.
 
     Equal scores are ordered by ``keys`` (uniform random numbers drawn per user and item), so
-    a tie costs every item the same on average. The accumulator's own fixed item order
-    (``tie_seed=0``) is not used: with split seed 0 and every item sold it is the split's own
-    cold-item draw (both are ``default_rng(0).permutation(n_items)``), so cold items would win
-    every tie; and by item index, old (low-id, more often bought) products would.
+    a tie costs every item the same on average, user by user, rather than following the
+    accumulator's one fixed item order (`gnn.eval.metrics.tie_order`) for every user.
     """
     order = np.lexsort((keys, scores), axis=-1)  # ascending score, then ascending key
     ranked = np.empty(scores.shape, dtype=np.float32)

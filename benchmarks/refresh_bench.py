@@ -19,6 +19,7 @@ Prints a Markdown table; ``--json`` too.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -47,8 +48,9 @@ def split_folder(src: Path, out: Path, share: float, seed: int) -> tuple[Path, P
         header = fh.readline()
         base.write(header)
         delta.write(header)
+        item_column = next(csv.reader([header])).index("item_id")
         for row in fh:
-            item = row.split(",", 2)[1]
+            item = next(csv.reader([row]))[item_column]
             (delta if item in held else base).write(row)
     return out / "base", out / "delta", len(held)
 

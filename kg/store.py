@@ -67,9 +67,10 @@ class GraphPath:
         return len(self.hops)
 
     def sort_key(self) -> tuple:
-        """Deterministic order shared by both stores: shorter first, then node keys, types, directions."""
-        return (len(self.hops), tuple(f"{l}:{i}" for l, i in self.nodes), tuple(h.rel for h in self.hops),
-                tuple(h.forward for h in self.hops))
+        """Deterministic order shared by both stores: shorter first, then node keys, types and
+        directions."""
+        return (len(self.hops), tuple(f"{l}:{i}" for l, i in self.nodes),
+                tuple(h.rel for h in self.hops), tuple(h.forward for h in self.hops))
 
 
 @runtime_checkable

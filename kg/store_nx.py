@@ -24,10 +24,10 @@ FORMAT = "kgrec-embedded-graph"
 VERSION = 1
 GRAPH_FILE = "graph.json"
 
-# A path under construction from one end: its nodes and hops in path order.
 # Entries of the path-search cache (a node's neighbours, or the half-paths from a node)
 # before it starts again.
 PATH_CACHE = 200_000
+# A path under construction from one end: its nodes and hops in path order.
 HalfPath = tuple[tuple[NodeKey, ...], tuple[Hop, ...]]
 
 
@@ -248,7 +248,8 @@ class NetworkxStore:
             levels.append(self._level(grown, forward, types))
         return levels
 
-    def _level(self, halves: list[HalfPath], forward: bool, types: frozenset[str]) -> tuple[dict, int, int]:
+    def _level(self, halves: list[HalfPath], forward: bool,
+               types: frozenset[str]) -> tuple[dict, int, int]:
         by_tip: dict[NodeKey, list[HalfPath]] = defaultdict(list)
         for half in halves:
             by_tip[half[0][-1] if forward else half[0][0]].append(half)

@@ -173,6 +173,6 @@ def _explain_item(state, ranking: Ranking, pos: int, item: int, find_paths) -> l
             if row.nnz:
                 via = int(row.indices[np.argmax(row.data)])
                 for p in find_paths(start, (PRODUCT, state.product_ids[via]), k=1,
-                                          max_hops=3, through_users=True):
+                                    max_hops=3, through_users=True):
                     add(_text_path(state, start, via, item, score, p, kind))
     return paths
