@@ -68,9 +68,16 @@ class GraphPath:
 
     def sort_key(self) -> tuple:
         """Deterministic order shared by both stores: shorter first, then node keys, types and
-        directions."""
-        return (len(self.hops), tuple(f"{l}:{i}" for l, i in self.nodes),
-                tuple(h.rel for h in self.hops), tuple(h.forward for h in self.hops))
+        directions (see ``path_sort_key``)."""
+        return path_sort_key(self.nodes, self.hops)
+
+
+def path_sort_key(nodes: tuple[NodeKey, ...], hops: tuple[Hop, ...]) -> tuple:
+    """``GraphPath.sort_key`` of a path not yet built: its length, its (label, id) node keys,
+    then its relationship types and directions. Compared as tuples the node keys order like
+    "label:id" strings, since no label is a prefix of another (kg.schema.LABELS), without
+    formatting a string per node: the embedded store sorts thousands of candidates a request."""
+    return (len(hops), nodes, tuple(h.rel for h in hops), tuple(h.forward for h in hops))
 
 
 @runtime_checkable

@@ -18,7 +18,8 @@ import networkx as nx
 
 from kg.errors import KgError, StoreUnavailableError
 from kg.schema import CATALOGUE_RELS, EXPLANATION_RELS, LABELS, PRODUCT, REL_TYPES, USER, rel_type
-from kg.store import GraphBatch, GraphPath, Hop, NodeKey, display_name, edge_sort_key, merge_props
+from kg.store import (GraphBatch, GraphPath, Hop, NodeKey, display_name, edge_sort_key, merge_props,
+                      path_sort_key)
 
 FORMAT = "kgrec-embedded-graph"
 VERSION = 1
@@ -294,12 +295,12 @@ class NetworkxStore:
                 for f_nodes, f_hops in heads[x]:
                     for b_nodes, b_hops in tails[y]:
                         nodes = f_nodes + b_nodes
-                        if len(set(nodes)) == len(nodes):  # named below, once cut to k
-                            found.append(GraphPath(nodes, f_hops + (hop,) + b_hops, ()))
+                        if len(set(nodes)) == len(nodes):  # built and named below, once cut to k
+                            found.append((nodes, f_hops + (hop,) + b_hops))
             if len(found) >= k:
                 break
-        found.sort(key=GraphPath.sort_key)
-        return [self._path(list(p.nodes), list(p.hops)) for p in found[:k]]
+        found.sort(key=lambda p: path_sort_key(*p))
+        return [self._path(list(nodes), list(hops)) for nodes, hops in found[:k]]
 
     def _meeting_hops(self, fwd: tuple, bwd: tuple, types: frozenset[str]) -> Iterator[tuple]:
         """Every (x, y, hop) with a relationship x-y, x a tip of the forward level ``fwd`` and y

@@ -38,9 +38,11 @@ class Kgrec:
         """The graph store (opened on first use; reopened after `reset_store`)."""
         with self._lock:
             if self._store is None:
+                from service import heap
                 from service.stores import open_store
 
                 self._store = open_store(self.config)
+                heap.settle()  # the embedded store is most of a worker's heap
             return self._store
 
     def reset_store(self) -> None:

@@ -22,6 +22,7 @@ from gnn.graph import RELATIONS
 from gnn.hybrid.ranker import ranker_from_bundle
 from kg.schema import BRAND, CATEGORY, LABELS, PRODUCT, REL_TYPES, USER
 from kg.snapshot import GraphSnapshot
+from service import heap
 from service.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,8 @@ class ModelHolder:
                 raise
             self._state, self.last_error = state, None  # one reference swap
             self._failed_version = None
-            return state
+        heap.settle()  # one full collection per reload, not one in the middle of some request
+        return state
 
     def current_version(self) -> str | None:
         """The version the root's CURRENT names now (None without one)."""

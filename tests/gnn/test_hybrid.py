@@ -35,6 +35,22 @@ def test_neighbour_part_is_user_knn(data):
                                base.score(users))
 
 
+def test_neighbour_scores_are_reused_only_for_the_same_history_and_settings(data):
+    local = fresh(data)
+    part = NeighbourPart(neighbours=(3,), shrinks=(1.0,)).fit(local, validator(local))
+    users = torch.arange(N_USERS)
+    history = sparse_rows(local.matrix, users)
+    first = part.scores(history, users)
+    assert part.scores(history, users) is first  # the text-bridge part's call right after
+    again = part.scores(sparse_rows(local.matrix, users), users)
+    assert again is not first
+    torch.testing.assert_close(again, first)
+    part.params = {"k": 1, "shrink": 1.0}  # other settings: computed afresh, not the kept answer
+    torch.testing.assert_close(part.scores(history, users),
+                               baseline_class("user-knn")(neighbours=(1,), shrinks=(1.0,))
+                               .fit(fresh(data)).score(users))
+
+
 def test_text_kernel_rows_are_warm_neighbours_summing_to_one():
     text = torch.eye(4)[[0, 0, 1, 1, 0]] + 0.01 * torch.arange(5)[:, None]
     text = torch.nn.functional.normalize(text, dim=1)

@@ -130,3 +130,28 @@ def test_a_write_is_seen_by_the_next_search(tmp_path):
     assert [p.nodes[1] for p in paths] == [("Brand", "acme")]
     store.clear()
     assert store.find_paths(("Product", "a"), ("Product", "b")) == []
+
+
+def test_path_order_is_the_order_of_label_id_strings():
+    """path_sort_key compares (label, id) tuples; that orders like "label:id" strings only while
+    no label is a prefix of another, which this checks too."""
+    from kg.schema import LABELS
+    from kg.store import path_sort_key
+
+    assert not [(a, b) for a in LABELS for b in LABELS if a != b and b.startswith(a)]
+    rng = random.Random(3)
+    ids = ["a", "a b", "a:b", "ab", "B", "", "z~", "é", "1", "10", "9"]
+    paths = []
+    for _ in range(400):
+        n = rng.randint(2, 4)
+        nodes = tuple((rng.choice(LABELS), rng.choice(ids)) for _ in range(n))
+        hops = tuple(Hop(rng.choice(EXPLANATION_RELS), rng.random() < 0.5) for _ in range(n - 1))
+        paths.append((nodes, hops))
+
+    def as_strings(p):
+        nodes, hops = p
+        return (len(hops), tuple(f"{l}:{i}" for l, i in nodes), tuple(h.rel for h in hops),
+                tuple(h.forward for h in hops))
+
+    assert sorted(paths, key=lambda p: path_sort_key(*p)) == sorted(paths, key=as_strings)
+    assert GraphPath(paths[0][0], paths[0][1]).sort_key() == path_sort_key(*paths[0])

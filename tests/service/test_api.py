@@ -214,6 +214,32 @@ def test_reload_needs_the_token_and_swaps_bundles(client, served):
     assert resp.status_code == 200 and resp.get_json()["previous"] == before
 
 
+def test_serving_state_and_store_are_frozen_and_a_replaced_bundle_is_freed(client, served):
+    """The collector's full passes over a worker's big heap were the p99 tail (service/heap.py)."""
+    import gc
+    import weakref
+
+    from service import heap
+
+    app, snap = served
+    ext = app.extensions["kgrec"]
+    user = snap.node_ids["User"][0]
+    try:
+        assert client.post("/v1/recommendations", json={"user_id": user, "k": 3}).status_code == 200
+        store, state = ext.store(), ext.holder.state
+        tracked = {id(o) for o in gc.get_objects()}
+        assert id(store) not in tracked and id(state) not in tracked and id(state.bundle) not in tracked
+        assert gc.get_threshold()[0] >= heap.GEN0_THRESHOLD
+        old = weakref.ref(state)
+        del state
+        resp = client.post("/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert resp.status_code == 200
+        assert old() is None  # freed by the reload's settle, not kept in the frozen generation
+        assert id(ext.holder.state) not in {id(o) for o in gc.get_objects()}
+    finally:
+        gc.unfreeze()
+
+
 def test_every_route_is_in_the_openapi_document(client, served):
     app, _ = served
     doc = client.get("/openapi.json").get_json()
