@@ -58,6 +58,8 @@ def _path_json(path: GraphPath, score: float, sentence: str, signal: str) -> dic
 
 
 VIA = {"MADE_BY": "by", "IN_CATEGORY": "in", "HAS_ATTRIBUTE": "with"}
+# The neighbour and text-bridge parts stand for other buyers: their paths use interactions only.
+CO_PURCHASE = ("INTERACTED",)
 
 
 def _sentence(path: GraphPath, signal: str) -> str:
@@ -80,11 +82,21 @@ def _sentence(path: GraphPath, signal: str) -> str:
     return " ".join(steps) + "."
 
 
+def _text_vectors(state: ServingState):
+    return state.ranker.parts["text"].text if "text" in state.ranker.parts else None
+
+
 def _similar(state: ServingState, a: int, b: int) -> float:
-    text = state.ranker.parts["text"].text if "text" in state.ranker.parts else None
+    text = _text_vectors(state)
+    return 0.0 if text is None else float(text[a] @ text[b])
+
+
+def _most_similar(state: ServingState, history: list[int], item: int) -> int:
+    """The history item whose text is closest to ``item``'s (the first one on ties)."""
+    text = _text_vectors(state)
     if text is None:
-        return 0.0
-    return float(text[a] @ text[b])
+        return history[0]
+    return history[int(np.argmax(np.asarray(text[np.asarray(history)] @ text[item])))]
 
 
 def _text_path(state: ServingState, start: tuple, via: int, item: int, score: float,
@@ -159,13 +171,14 @@ def _explain_item(state, ranking: Ranking, pos: int, item: int, find_paths) -> l
                 for p in find_paths(src, target, k=2, max_hops=3 if start else 2):
                     add(_path_json(p, score, _sentence(p, kind), kind))
             if kind == "text" and ranking.history:
-                best = max(ranking.history, key=lambda h: _similar(state, h, item))
+                best = _most_similar(state, ranking.history, item)
                 add(_text_path(state, start or (PRODUCT, state.product_ids[best]), best, item,
                                score, None, kind))
         elif kind == "neighbours" and start:
-            # the neighbour signal is other buyers: keep the paths through another user
-            found = find_paths(start, target, k=12, max_hops=3, through_users=True)
-            for p in [p for p in found if _path_kind(p) == "co-purchase"][:2]:
+            # the neighbour signal is other buyers: only paths user -> X <- another user -> Y
+            # (with interactions alone, every path of at most 3 hops between them is one)
+            for p in find_paths(start, target, k=2, max_hops=3, rel_types=CO_PURCHASE,
+                                through_users=True):
                 add(_path_json(p, score, _sentence(p, kind), kind))
         elif kind == "text-bridge" and start and "text-bridge" in state.ranker.parts:
             kernel = state.ranker.parts["text-bridge"].kernel
@@ -173,6 +186,6 @@ def _explain_item(state, ranking: Ranking, pos: int, item: int, find_paths) -> l
             if row.nnz:
                 via = int(row.indices[np.argmax(row.data)])
                 for p in find_paths(start, (PRODUCT, state.product_ids[via]), k=1,
-                                    max_hops=3, through_users=True):
+                                    max_hops=3, rel_types=CO_PURCHASE, through_users=True):
                     add(_text_path(state, start, via, item, score, p, kind))
     return paths

@@ -94,6 +94,25 @@ def test_known_user_gets_topic_items_with_explanations(client, served):
     assert "explanation" not in no_explain["items"][0]
 
 
+def test_other_buyer_signals_are_explained_by_co_purchase_paths(client, served):
+    """The neighbour and text-bridge parts stand for other buyers: their paths must say so
+    (user -> X <- another user -> Y), never a catalogue path worded as a co-purchase."""
+    _, snap = served
+    by_signal: dict[str, list] = {}
+    for user in snap.node_ids["User"][:20]:
+        for item in client.get(f"/v1/users/{user}/recommendations?k=5").get_json()["items"]:
+            for path in item["explanation"].get("paths", []):
+                by_signal.setdefault(path["signal"], []).append(path)
+    assert by_signal.get("neighbours"), sorted(by_signal)
+    for path in by_signal["neighbours"]:
+        assert [r["type"] for r in path["relationships"]] == ["INTERACTED"] * 3
+        assert path["kind"] == "co-purchase" and path["nodes"][2]["label"] == "User"
+        assert path["sentence"].startswith("People who bought ")
+    for path in by_signal.get("text-bridge", []):
+        rels = [r["type"] for r in path["relationships"]]
+        assert rels[-1] == "SIMILAR_TEXT" and set(rels[:-1]) == {"INTERACTED"}
+
+
 def test_history_and_query_entry_points(client):
     resp = client.post("/v1/recommendations", json={"history": ["P001", "P005"], "k": 4})
     assert resp.status_code == 200, resp.get_data(as_text=True)
