@@ -30,7 +30,7 @@ def settle() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(max(GEN0_THRESHOLD, gc.get_threshold()[0]), gen1, gen2)
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(GEN0_THRESHOLD, gen0), gen1, gen2)
     log.info("heap settled: %d objects frozen in %.2f s", gc.get_freeze_count(),
              time.perf_counter() - start)
