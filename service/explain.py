@@ -82,8 +82,10 @@ def _sentence(path: GraphPath, signal: str) -> str:
     return " ".join(steps) + "."
 
 
-def _text_vectors(state: ServingState):
-    return state.ranker.parts["text"].text if "text" in state.ranker.parts else None
+def _text_vectors(state: ServingState) -> np.ndarray | None:
+    # a numpy view of the text part's tensor: a few dot products per item, where torch's
+    # per-call overhead is most of the cost
+    return state.ranker.parts["text"].text.numpy() if "text" in state.ranker.parts else None
 
 
 def _similar(state: ServingState, a: int, b: int) -> float:
@@ -96,7 +98,7 @@ def _most_similar(state: ServingState, history: list[int], item: int) -> int:
     text = _text_vectors(state)
     if text is None:
         return history[0]
-    return history[int(np.argmax(np.asarray(text[np.asarray(history)] @ text[item])))]
+    return history[int(np.argmax(text[history] @ text[item]))]
 
 
 def _text_path(state: ServingState, start: tuple, via: int, item: int, score: float,
@@ -181,10 +183,10 @@ def _explain_item(state, ranking: Ranking, pos: int, item: int, find_paths) -> l
                                 through_users=True):
                 add(_path_json(p, score, _sentence(p, kind), kind))
         elif kind == "text-bridge" and start and "text-bridge" in state.ranker.parts:
-            kernel = state.ranker.parts["text-bridge"].kernel
-            row = kernel.getrow(item)
-            if row.nnz:
-                via = int(row.indices[np.argmax(row.data)])
+            kernel = state.ranker.parts["text-bridge"].kernel  # CSR: the item's row, unsliced
+            begin, end = kernel.indptr[item], kernel.indptr[item + 1]
+            if end > begin:
+                via = int(kernel.indices[begin + np.argmax(kernel.data[begin:end])])
                 for p in find_paths(start, (PRODUCT, state.product_ids[via]), k=1,
                                     max_hops=3, rel_types=CO_PURCHASE, through_users=True):
                     add(_text_path(state, start, via, item, score, p, kind))

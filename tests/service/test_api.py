@@ -113,6 +113,51 @@ def test_other_buyer_signals_are_explained_by_co_purchase_paths(client, served):
         assert rels[-1] == "SIMILAR_TEXT" and set(rels[:-1]) == {"INTERACTED"}
 
 
+
+def test_text_explanations_name_the_closest_item(served):
+    """A text path goes through the history item whose text is closest to the recommended one;
+    a text-bridge path through the item's strongest warm text neighbour (the kernel's row max),
+    reached by a co-purchase. Driven with one signal at a time, whatever weights the blend chose."""
+    import numpy as np
+
+    from service.explain import explain
+    from service.recommend import Ranking
+
+    app, snap = served
+    ext = app.extensions["kgrec"]
+    state = ext.holder.state
+    text = state.ranker.parts["text"].text.numpy()
+    kernel = state.ranker.parts["text-bridge"].kernel.toarray()
+    users = snap.node_ids["User"]
+    checked = {"text": 0, "text-bridge": 0}
+    with app.app_context():
+        store = ext.store()
+        for user in range(10):
+            history = sorted({int(j) for u, j in zip(*snap.edges["INTERACTED"]) if u == user})
+            items = [i for i in range(len(state.product_ids)) if i not in history][:8]
+            for signal in checked:
+                ranking = Ranking(items=items, scores=[0.0] * len(items), history=history,
+                                  user=state.users[users[user]],
+                                  contributions={signal: np.ones(len(items))})
+                for item, expl in zip(items, explain(state, ranking, store)):
+                    ends = [p for p in expl["paths"]
+                            if p["relationships"][-1]["type"] == "SIMILAR_TEXT"]
+                    if signal == "text":
+                        via = history[int(np.argmax(text[history] @ text[item]))]
+                    elif kernel[item].any():
+                        via = int(np.argmax(kernel[item]))
+                    else:
+                        assert not ends
+                        continue
+                    for path in ends:
+                        assert path["signal"] == signal
+                        assert path["nodes"][-2]["id"] == state.product_ids[via]
+                        assert path["nodes"][-1]["id"] == state.product_ids[item]
+                        sim = path["relationships"][-1]["similarity"]
+                        assert sim == pytest.approx(float(text[via] @ text[item]), abs=1e-4)
+                        checked[signal] += 1
+    assert checked["text"] >= 10 and checked["text-bridge"] >= 1, checked
+
 def test_history_and_query_entry_points(client):
     resp = client.post("/v1/recommendations", json={"history": ["P001", "P005"], "k": 4})
     assert resp.status_code == 200, resp.get_data(as_text=True)
