@@ -82,20 +82,14 @@ def _sentence(path: GraphPath, signal: str) -> str:
     return " ".join(steps) + "."
 
 
-def _text_vectors(state: ServingState) -> np.ndarray | None:
-    # a numpy view of the text part's tensor: a few dot products per item, where torch's
-    # per-call overhead is most of the cost
-    return state.ranker.parts["text"].text.numpy() if "text" in state.ranker.parts else None
-
-
 def _similar(state: ServingState, a: int, b: int) -> float:
-    text = _text_vectors(state)
+    text = state.text_vectors
     return 0.0 if text is None else float(text[a] @ text[b])
 
 
 def _most_similar(state: ServingState, history: list[int], item: int) -> int:
     """The history item whose text is closest to ``item``'s (the first one on ties)."""
-    text = _text_vectors(state)
+    text = state.text_vectors
     if text is None:
         return history[0]
     return history[int(np.argmax(text[history] @ text[item]))]

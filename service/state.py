@@ -70,6 +70,10 @@ class ServingState:
         for i, f in enumerate(self.snapshot.node_fields[BRAND]):
             self._brand_names.setdefault((f.get("name") or "").lower(), i)
         self._subtree_cache: dict[int, np.ndarray] = {}
+        # the products' text vectors as numpy, for the few dot products an explanation takes
+        # (torch's per-call overhead would be most of their cost); None without a text part
+        text = self.ranker.parts.get("text")
+        self.text_vectors: np.ndarray | None = None if text is None else text.text.numpy()
         self.loaded_at = time.time()
         self.query_scorer = None  # built on first query (needs the language model)
         log.info("bundle %s ready in %.2f s: %d products, %d users", self.version,
