@@ -56,6 +56,14 @@ def test_gunicorn_serves_with_two_workers_and_aggregated_metrics(tmp_path):
         for _ in range(n):
             r = requests.get(f"{base}/v1/users/U001/recommendations?k=3", timeout=10)
             assert r.status_code == 200 and len(r.json()["items"]) == 3
+        # the last step of `make demo` against this server: a known user's and a query's answers
+        demo = subprocess.run([sys.executable, "scripts/demo_ask.py", base, str(folder)],
+                              env=env, capture_output=True, text=True, timeout=300,
+                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+        assert demo.returncode == 0, demo.stderr[-2000:]
+        answers = demo.stdout.split("POST /v1/recommendations")[1:]
+        assert len(answers) == 2 and '"query": \'I need ' in answers[1]
+        assert all(a.count("because: ") >= 3 and "  3. " in a for a in answers), demo.stdout
         r = requests.post(f"{base}/v1/recommendations", json={"user_id": 7}, timeout=10)
         assert r.status_code == 400 and r.json()["error"]["field"] == "user_id"
         metrics = requests.get(f"{base}/metrics", timeout=10).text
