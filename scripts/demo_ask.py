@@ -2,12 +2,14 @@
 with their explanations — for a known user, and for a new user's query.
 
 The user is the first one of the data set's interactions.csv, the query names the leaf category
-of its first product that has one, so the demo works on any catalogue in the canonical layout.
+of its first product that has one (see `_sample_query`), so the demo works on any catalogue in
+the canonical layout.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import json
 import sys
 import time
@@ -22,13 +24,18 @@ def _sample_user(data: Path) -> str:
 
 
 def _sample_query(data: Path) -> str:
+    """The leaf category of the first product that has one; with no categories at all (a
+    text-only catalogue), the first product's first title words."""
+    first = None
     with open(data / "products.jsonl", encoding="utf-8") as f:
         for line in f:
             product = json.loads(line)
-            path = product.get("category_path") or []
-            if path:
-                return f"I need {path[-1].lower()}"
-    return "I need " + " ".join(str(product.get("title", "")).split()[:4])
+            first = first or product
+            if product.get("category_path"):
+                return f"I need {product['category_path'][-1].lower()}"
+    words = [w for w in html.unescape(str((first or {}).get("title", ""))).split()
+             if any(c.isalnum() for c in w)]  # raw titles may hold entities and dashes
+    return "I need " + " ".join(words[:4])
 
 
 def _wait(base: str, seconds: float = 180) -> None:

@@ -113,7 +113,6 @@ def test_other_buyer_signals_are_explained_by_co_purchase_paths(client, served):
         assert rels[-1] == "SIMILAR_TEXT" and set(rels[:-1]) == {"INTERACTED"}
 
 
-
 def test_text_explanations_name_the_closest_item(served):
     """A text path goes through the history item whose text is closest to the recommended one;
     a text-bridge path through the item's strongest warm text neighbour (the kernel's row max),
@@ -157,6 +156,7 @@ def test_text_explanations_name_the_closest_item(served):
                         assert sim == pytest.approx(float(text[via] @ text[item]), abs=1e-4)
                         checked[signal] += 1
     assert checked["text"] >= 10 and checked["text-bridge"] >= 1, checked
+
 
 def test_history_and_query_entry_points(client):
     resp = client.post("/v1/recommendations", json={"history": ["P001", "P005"], "k": 4})

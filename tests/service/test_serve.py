@@ -9,11 +9,14 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from tests.gnn.rgcn_data import topic_catalogue
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -57,9 +60,8 @@ def test_gunicorn_serves_with_two_workers_and_aggregated_metrics(tmp_path):
             r = requests.get(f"{base}/v1/users/U001/recommendations?k=3", timeout=10)
             assert r.status_code == 200 and len(r.json()["items"]) == 3
         # the last step of `make demo` against this server: a known user's and a query's answers
-        demo = subprocess.run([sys.executable, "scripts/demo_ask.py", base, str(folder)],
-                              env=env, capture_output=True, text=True, timeout=300,
-                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+        demo = subprocess.run([sys.executable, str(REPO / "scripts" / "demo_ask.py"), base,
+                               str(folder)], env=env, capture_output=True, text=True, timeout=300)
         assert demo.returncode == 0, demo.stderr[-2000:]
         answers = demo.stdout.split("POST /v1/recommendations")[1:]
         assert len(answers) == 2 and '"query": \'I need ' in answers[1]
