@@ -30,6 +30,11 @@ GRAPH_FILE = "graph.json"
 PATH_CACHE = 200_000
 # A path under construction from one end: its nodes and hops in path order.
 HalfPath = tuple[tuple[NodeKey, ...], tuple[Hop, ...]]
+# Every hop a path can take, made once: a search builds hundreds of thousands of them a second,
+# and a frozen dataclass's constructor is most of that cost.
+FORWARD = {rel: Hop(rel, True) for rel in REL_TYPES}
+BACKWARD = {rel: Hop(rel, False) for rel in REL_TYPES}
+FLIPPED = {hop: Hop(hop.rel, not hop.forward) for hop in (*FORWARD.values(), *BACKWARD.values())}
 
 
 class NetworkxStore:
@@ -200,9 +205,11 @@ class NetworkxStore:
         key = ("adjacency", node, rel_types)
         found = self._path_cache.get(key)
         if found is None:
-            pairs = [(other, Hop(data["type"], True)) for other, keyed in self.g.succ[node].items()
+            # the graph's own adjacency dicts, not its read-only views: a view's lookups cost
+            # more than the walk itself, and the first search from a user walks hundreds of nodes
+            pairs = [(other, FORWARD[data["type"]]) for other, keyed in self.g._succ[node].items()
                      for data in keyed.values() if data["type"] in rel_types]
-            pairs += [(other, Hop(data["type"], False)) for other, keyed in self.g.pred[node].items()
+            pairs += [(other, BACKWARD[data["type"]]) for other, keyed in self.g._pred[node].items()
                       for data in keyed.values() if data["type"] in rel_types]
             by_other: dict[NodeKey, list[Hop]] = defaultdict(list)
             for other, hop in pairs:
@@ -245,7 +252,7 @@ class NetworkxStore:
                         if forward:
                             grown.append((nodes + (other,), hops + (hop,)))
                         else:  # walked from the arriving end: the hop flips in path order
-                            grown.append(((other,) + nodes, (Hop(hop.rel, not hop.forward),) + hops))
+                            grown.append(((other,) + nodes, (FLIPPED[hop],) + hops))
             levels.append(self._level(grown, forward, types))
         return levels
 
@@ -254,7 +261,11 @@ class NetworkxStore:
         by_tip: dict[NodeKey, list[HalfPath]] = defaultdict(list)
         for half in halves:
             by_tip[half[0][-1] if forward else half[0][0]].append(half)
-        degrees = {tip: len(self._neighbours(tip, types)) for tip in by_tip}
+        # the cost is an estimate (it only picks the cheaper end to grow; every path is found
+        # either way): the tips' numbers of neighbours of any type, O(1) each, rather than their
+        # filtered neighbour lists, which would cost a walk of every tip
+        succ, pred = self.g._succ, self.g._pred
+        degrees = {tip: len(succ[tip]) + len(pred[tip]) for tip in by_tip}
         cost = sum(degrees[tip] * len(h) for tip, h in by_tip.items())
         return dict(by_tip), cost, sum(degrees.values())
 
@@ -322,7 +333,7 @@ class NetworkxStore:
             for y in tails:
                 for x, hop in self._neighbours(y, types):
                     if x in heads:
-                        yield x, y, Hop(hop.rel, not hop.forward)
+                        yield x, y, FLIPPED[hop]
 
     def _path(self, nodes: list[NodeKey], hops: list[Hop]) -> GraphPath:
         names = tuple(display_name(label, self.g.nodes[(label, i)], i) for label, i in nodes)
