@@ -15,7 +15,8 @@ from gnn.eval.kgrec import KGRec
 from gnn.eval.split import Part as SplitPart
 from gnn.eval.split import split_snapshot
 from gnn.hybrid.blend import Blend, search_blend, standardise
-from gnn.hybrid.parts import NeighbourPart, TextBridgePart, TextPart, warm_text_kernel
+from gnn.hybrid.parts import (MIN_WEIGHT, NeighbourPart, TextBridgePart, TextPart, text_kernel,
+                              text_neighbours, warm_text_kernel)
 from kg.schema import PRODUCT
 from tests.gnn.rgcn_data import snapshot_of, topic_catalogue, topic_features
 from tests.gnn.test_baselines import GROUP_A, GROUP_B, N_ITEMS, N_USERS, data, fresh  # noqa: F401
@@ -83,7 +84,26 @@ def test_text_part_by_hand(data):
     history = sp.csr_matrix(([1.0, 1.0], ([0, 0], [1, 3])), shape=(1, N_ITEMS))
     text = local.item_text
     want = np.exp((text[[1, 3]] @ text.T - 1.0) / 0.1).sum(0)
-    np.testing.assert_allclose(part.scores(history, None)[0].numpy(), want, rtol=1e-5)
+    # the sparse kernel drops weights below MIN_WEIGHT: at most that much per history item
+    np.testing.assert_allclose(part.scores(history, None)[0].numpy(), want, rtol=1e-5,
+                               atol=2 * MIN_WEIGHT)
+
+
+def test_text_kernel_is_the_dense_kernel_less_its_smallest_weights():
+    rng = np.random.default_rng(0)
+    text = torch.nn.functional.normalize(torch.from_numpy(rng.normal(size=(700, 16)).astype(np.float32)), dim=1)
+    dense = torch.exp((text @ text.T - 1.0) / 0.05)
+    kernel = torch.from_numpy(text_kernel(text_neighbours(text), 0.05).toarray())
+    kept = kernel > 0
+    assert 0 < int(kept.sum()) < dense.numel() // 2  # sparse, and not empty
+    torch.testing.assert_close(kernel[kept], dense[kept])
+    assert float(dense[~kept].max()) < MIN_WEIGHT  # only weights below the floor are dropped
+    assert bool(kept.diagonal().all())  # every item is its own closest neighbour
+    # with a neighbour cap, each row keeps its m most similar items
+    capped = text_kernel(text_neighbours(text, m=5), 10.0)
+    assert set(np.diff(capped.indptr)) == {5}
+    top5 = (text @ text.T).topk(5, dim=1).indices
+    assert all(set(capped[i].indices) == set(top5[i].tolist()) for i in range(0, 700, 50))
 
 
 def test_standardise_and_combine_by_hand():
