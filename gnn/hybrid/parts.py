@@ -105,28 +105,49 @@ class NeighbourPart(Part):
 
 
 def warm_text_kernel(text: torch.Tensor, warm: torch.Tensor, k: int, tau: float,
+                     neighbours: tuple[torch.Tensor, torch.Tensor] | None = None,
                      chunk: int = 2048) -> sp.csr_matrix:
     """Row-normalised sparse [n_items, n_items]: each item's k nearest warm items by text.
 
     Weights exp((cos - 1) / tau) over the k neighbours, summing to 1 per row; an item is never
-    its own neighbour.
+    its own neighbour (unless fewer than k other warm items exist).
+
+    ``neighbours``, each item's nearest items of any kind (`text_neighbours`), saves the pass
+    over every pair of texts: a row whose first k warm neighbours, itself left out, are among
+    them takes them from there, and only the other rows (none, unless k nears the list's
+    length) are searched over the warm pool. The text part already needs that list, so a bundle
+    loads with one similarity pass instead of two.
     """
     n = len(text)
+    kk = min(k, len(warm))
+    rows = torch.arange(n)
+    if neighbours is not None and kk > 0:
+        idx, cos = neighbours
+        is_warm = torch.zeros(n, dtype=torch.bool)
+        is_warm[warm] = True
+        usable = is_warm[idx] & (idx != rows[:, None])
+        keep = usable & (usable.cumsum(1) <= kk)
+        found = keep.sum(1) == kk
+        search = rows[~found]
+        keep &= found[:, None]
+        parts = [(rows[:, None].expand_as(idx)[keep], idx[keep], cos[keep])]
+    else:
+        search = rows
+        parts = []
     pool = text[warm]
-    rows, cols, vals = [], [], []
-    for begin in range(0, n, chunk):
-        sim = text[begin : begin + chunk] @ pool.T
-        own = warm[None, :] == torch.arange(begin, min(begin + chunk, n))[:, None]
-        sim = sim.masked_fill(own, -2.0)
-        top, idx = sim.topk(min(k, len(warm)), dim=1)
-        weights = torch.exp((top - 1.0) / tau)
-        weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
-        rows.append(torch.arange(begin, begin + len(top))[:, None].expand_as(idx).reshape(-1))
-        cols.append(warm[idx].reshape(-1))
-        vals.append(weights.reshape(-1))
-    if not rows:
+    for begin in range(0, len(search) if kk > 0 else 0, chunk):
+        these = search[begin : begin + chunk]
+        sim = text[these] @ pool.T
+        sim = sim.masked_fill(warm[None, :] == these[:, None], -2.0)
+        top, at = sim.topk(kk, dim=1)
+        parts.append((these[:, None].expand_as(at).reshape(-1), warm[at].reshape(-1),
+                      top.reshape(-1)))
+    if not parts:
         return sp.csr_matrix((n, n), dtype=np.float32)
-    return sp.csr_matrix((torch.cat(vals).numpy(), (torch.cat(rows).numpy(), torch.cat(cols).numpy())),
+    r, c, cos = (torch.cat(x) for x in zip(*parts))
+    weights = torch.exp((cos - 1.0) / tau)
+    sums = torch.zeros(n).index_add_(0, r, weights).clamp_min(1e-12)
+    return sp.csr_matrix(((weights / sums[r]).numpy(), (r.numpy(), c.numpy())),
                          shape=(n, n), dtype=np.float32)
 
 
@@ -140,22 +161,25 @@ class TextBridgePart(Part):
         self.neighbours = neighbours
         self.grid = [(k, tau) for k in ks for tau in taus]
 
-    def fit(self, data, validate) -> "TextBridgePart":
+    def fit(self, data, validate, similar=None) -> "TextBridgePart":
+        """``similar``: `text_neighbours` of ``data.item_text`` when already computed."""
         self.text = torch.from_numpy(data.item_text)
         self.warm = torch.from_numpy(data.split.warm_items)
+        similar = text_neighbours(self.text) if similar is None else similar
         self.choose([{"k": k, "tau": tau} for k, tau in self.grid], validate, "cold",
-                    lambda p: warm_text_kernel(self.text, self.warm, p["k"], p["tau"]))
+                    lambda p: warm_text_kernel(self.text, self.warm, p["k"], p["tau"], similar))
         return self
 
     @classmethod
     def from_settings(cls, neighbours: NeighbourPart, text: np.ndarray, warm: np.ndarray,
-                      params: dict) -> "TextBridgePart":
-        """A fitted part from its settings: the kernel over the given warm items is rebuilt."""
+                      params: dict, similar=None) -> "TextBridgePart":
+        """A fitted part from its settings: the kernel over the given warm items is rebuilt
+        (from ``similar``, the texts' `text_neighbours`, when given)."""
         part = cls(neighbours)
         part.text = torch.as_tensor(np.asarray(text, dtype=np.float32))
         part.warm = torch.as_tensor(np.asarray(warm, dtype=np.int64))
         part.params = dict(params)
-        part.prepared = warm_text_kernel(part.text, part.warm, params["k"], params["tau"])
+        part.prepared = warm_text_kernel(part.text, part.warm, params["k"], params["tau"], similar)
         return part
 
     @property
@@ -221,19 +245,21 @@ class TextPart(Part):
         super().__init__()
         self.taus = tuple(taus)
 
-    def fit(self, data, validate) -> "TextPart":
+    def fit(self, data, validate, similar=None) -> "TextPart":
+        """``similar``: `text_neighbours` of ``data.item_text`` when already computed."""
         self.text = torch.from_numpy(data.item_text)
-        neighbours = text_neighbours(self.text)  # by cosine: the same for every tau
+        similar = text_neighbours(self.text) if similar is None else similar  # same for every tau
         self.choose([{"tau": tau} for tau in self.taus], validate, "cold",
-                    lambda p: text_kernel(neighbours, p["tau"]))
+                    lambda p: text_kernel(similar, p["tau"]))
         return self
 
     @classmethod
-    def from_settings(cls, text: np.ndarray, params: dict) -> "TextPart":
+    def from_settings(cls, text: np.ndarray, params: dict, similar=None) -> "TextPart":
         part = cls()
         part.text = torch.as_tensor(np.asarray(text, dtype=np.float32))
         part.params = dict(params)
-        part.prepared = text_kernel(text_neighbours(part.text), params["tau"])
+        similar = text_neighbours(part.text) if similar is None else similar
+        part.prepared = text_kernel(similar, params["tau"])
         return part
 
     @property

@@ -8,6 +8,7 @@ blend without some parts, so an ablation row costs a blend search, not a refit.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -18,7 +19,8 @@ import torch
 from gnn.eval.baselines.base import TrainData, sparse_rows
 from gnn.eval.split import binary_matrix
 from gnn.hybrid.blend import Blend, search_blend, standardise
-from gnn.hybrid.parts import NeighbourPart, Part, RGCNPart, TextBridgePart, TextPart
+from gnn.hybrid.parts import (NeighbourPart, Part, RGCNPart, TextBridgePart, TextPart,
+                              text_neighbours)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ def fit_parts(data: TrainData, names=PART_NAMES, rgcn_options: dict | None = Non
 
     parts: dict[str, Part] = {}
     neighbours = None
+    # both text parts start from each item's most similar items: one pass over the text pairs
+    similar = functools.cache(lambda: text_neighbours(torch.from_numpy(data.item_text)))
     for name in names:
         t0 = time.perf_counter()
         if name == "neighbours" or (name == "text-bridge" and neighbours is None):
@@ -44,9 +48,9 @@ def fit_parts(data: TrainData, names=PART_NAMES, rgcn_options: dict | None = Non
             if name == "neighbours":
                 parts[name] = neighbours
         if name == "text-bridge":
-            parts[name] = TextBridgePart(neighbours).fit(data, validate)
+            parts[name] = TextBridgePart(neighbours).fit(data, validate, similar())
         elif name == "text":
-            parts[name] = TextPart().fit(data, validate)
+            parts[name] = TextPart().fit(data, validate, similar())
         elif name == "rgcn":
             parts[name] = RGCNPart(**(rgcn_options or {})).fit(data, validate)
         elif name != "neighbours":
@@ -156,15 +160,17 @@ def ranker_from_bundle(bundle) -> HybridRanker:
     embeddings = Embeddings(torch.from_numpy(bundle.user_emb), torch.from_numpy(bundle.product_emb),
                             torch.from_numpy(bundle.node_emb))
     inductor = Inductor(bundle.model, bundle.graph, bundle.message_users, bundle.message_items)
+    similar = functools.cache(lambda: text_neighbours(torch.from_numpy(text)))  # both text parts
     for name in PART_NAMES:
         if name == "rgcn":
             parts[name] = RGCNPart.from_settings(embeddings, inductor, {})
         elif name == "neighbours":
             parts[name] = neighbours
         elif name == "text-bridge":
-            parts[name] = TextBridgePart.from_settings(neighbours, text, warm, params[name])
+            parts[name] = TextBridgePart.from_settings(neighbours, text, warm, params[name],
+                                                       similar())
         elif name == "text":
-            parts[name] = TextPart.from_settings(text, params[name])
+            parts[name] = TextPart.from_settings(text, params[name], similar())
     cold = np.ones(n_items, dtype=bool)
     cold[warm] = False
     ranker = HybridRanker(parts, cold, Blend.from_dict(settings["blend"]))

@@ -63,6 +63,20 @@ def test_text_kernel_rows_are_warm_neighbours_summing_to_one():
     assert (kernel[:, 4] == 0).all()  # a cold item is nobody's neighbour
 
 
+@pytest.mark.parametrize("k, m", [(5, 40), (5, 8), (30, 40)])
+def test_warm_text_kernel_from_the_text_neighbours_is_the_searched_one(k, m):
+    # m=40: every row finds its k warm neighbours in its 40 most similar items; m=8 or k=30:
+    # many rows do not and are searched over the warm pool instead; same kernel either way
+    rng = np.random.default_rng(1)
+    text = torch.nn.functional.normalize(torch.from_numpy(rng.normal(size=(300, 16)).astype(np.float32)), dim=1)
+    warm = torch.from_numpy(np.sort(rng.choice(300, size=120, replace=False)))
+    searched = warm_text_kernel(text, warm, k, 0.2).toarray()
+    derived = warm_text_kernel(text, warm, k, 0.2, text_neighbours(text, m=m)).toarray()
+    np.testing.assert_allclose(derived, searched, rtol=1e-5, atol=1e-7)
+    assert set((searched > 0).sum(1)) == {k}
+    assert not searched[warm, warm].any()  # never its own neighbour
+
+
 def test_text_bridge_gives_a_cold_item_its_text_neighbours_scores(data):
     local = fresh(data)
     neighbours = NeighbourPart(neighbours=(5,), shrinks=(0.0,)).fit(local, validator(local))
