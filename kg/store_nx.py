@@ -52,7 +52,7 @@ class NetworkxStore:
         self._ids: dict[str, set[str]] = {label: set() for label in LABELS}
         self._edge_counts: Counter[str] = Counter()
         self._dirty = False
-        self._path_cache: dict[tuple, tuple] = {}  # path-search cache, see _adjacency_of
+        self._path_cache: dict[tuple, object] = {}  # path-search cache, see _neighbours
         if self.path is not None and (self.path / GRAPH_FILE).exists():
             self._read(self.path / GRAPH_FILE)
 
@@ -195,9 +195,8 @@ class NetworkxStore:
 
     # --- paths ----------------------------------------------------------------------------------
 
-    def _adjacency_of(self, node: NodeKey, rel_types: frozenset[str]) -> tuple[list, dict]:
-        """(other end, hop) of every relationship of ``rel_types`` at ``node``, either direction,
-        as a list and by other end.
+    def _neighbours(self, node: NodeKey, rel_types: frozenset[str]) -> list[tuple[NodeKey, Hop]]:
+        """(other end, hop) of every relationship of ``rel_types`` at ``node``, either direction.
 
         Cached per (node, types) until the next write: explanations for one request walk the
         same user, brands and categories again and again.
@@ -207,14 +206,11 @@ class NetworkxStore:
         if found is None:
             # the graph's own adjacency dicts, not its read-only views: a view's lookups cost
             # more than the walk itself, and the first search from a user walks hundreds of nodes
-            pairs = [(other, FORWARD[data["type"]]) for other, keyed in self.g._succ[node].items()
+            found = [(other, FORWARD[data["type"]]) for other, keyed in self.g._succ[node].items()
                      for data in keyed.values() if data["type"] in rel_types]
-            pairs += [(other, BACKWARD[data["type"]]) for other, keyed in self.g._pred[node].items()
+            found += [(other, BACKWARD[data["type"]]) for other, keyed in self.g._pred[node].items()
                       for data in keyed.values() if data["type"] in rel_types]
-            by_other: dict[NodeKey, list[Hop]] = defaultdict(list)
-            for other, hop in pairs:
-                by_other[other].append(hop)
-            found = self._remember(key, (pairs, dict(by_other)))
+            self._remember(key, found)
         return found
 
     def _remember(self, key: tuple, value):
@@ -223,14 +219,10 @@ class NetworkxStore:
         self._path_cache[key] = value
         return value
 
-    def _neighbours(self, node: NodeKey, rel_types: frozenset[str]) -> list[tuple[NodeKey, Hop]]:
-        return self._adjacency_of(node, rel_types)[0]
-
     def _levels(self, end: NodeKey, forward: bool, types: frozenset[str], through_users: bool,
-                depth: int) -> list[tuple[dict, int, int]]:
+                depth: int) -> list[tuple[dict, int]]:
         """Half-paths from ``end`` (leaving it when ``forward``, else arriving at it), by length,
-        up to ``depth``: per length, (tip -> half-paths ending there, cost of growing them,
-        the tips' neighbour count).
+        up to ``depth``: per length, (tip -> half-paths ending there, cost of growing them).
 
         They do not depend on the other end of the search (a half-path through it is dropped
         when halves are joined), so they are cached like the adjacency: one request explains
@@ -257,7 +249,7 @@ class NetworkxStore:
         return levels
 
     def _level(self, halves: list[HalfPath], forward: bool,
-               types: frozenset[str]) -> tuple[dict, int, int]:
+               types: frozenset[str]) -> tuple[dict, int]:
         by_tip: dict[NodeKey, list[HalfPath]] = defaultdict(list)
         for half in halves:
             by_tip[half[0][-1] if forward else half[0][0]].append(half)
@@ -265,9 +257,8 @@ class NetworkxStore:
         # either way): the tips' numbers of neighbours of any type, O(1) each, rather than their
         # filtered neighbour lists, which would cost a walk of every tip
         succ, pred = self.g._succ, self.g._pred
-        degrees = {tip: len(succ[tip]) + len(pred[tip]) for tip in by_tip}
-        cost = sum(degrees[tip] * len(h) for tip, h in by_tip.items())
-        return dict(by_tip), cost, sum(degrees.values())
+        cost = sum((len(succ[tip]) + len(pred[tip])) * len(h) for tip, h in by_tip.items())
+        return dict(by_tip), cost
 
     def find_paths(
         self,
@@ -315,25 +306,33 @@ class NetworkxStore:
 
     def _meeting_hops(self, fwd: tuple, bwd: tuple, types: frozenset[str]) -> Iterator[tuple]:
         """Every (x, y, hop) with a relationship x-y, x a tip of the forward level ``fwd`` and y
-        one of the backward level ``bwd`` (see _levels), by the cheapest route."""
-        (heads, _, by_heads), (tails, _, by_tails) = fwd, bwd
-        by_pairs = len(heads) * len(tails)
-        if by_pairs <= min(by_heads, by_tails):
+        one of the backward level ``bwd`` (see _levels), walked from the side with fewer tips."""
+        heads, tails = fwd[0], bwd[0]
+        if len(heads) <= len(tails):
             for x in heads:
-                between = self._adjacency_of(x, types)[1]
-                for y in tails:
-                    for hop in between.get(y, ()):
-                        yield x, y, hop
-        elif by_heads <= by_tails:
-            for x in heads:
-                for y, hop in self._neighbours(x, types):
-                    if y in tails:
-                        yield x, y, hop
+                for y, hop in self._links(x, tails, types):
+                    yield x, y, hop
         else:
             for y in tails:
-                for x, hop in self._neighbours(y, types):
-                    if x in heads:
-                        yield x, y, FLIPPED[hop]
+                for x, hop in self._links(y, heads, types):
+                    yield x, y, FLIPPED[hop]
+
+    def _links(self, v: NodeKey, others: dict, types: frozenset[str]) -> Iterator[tuple]:
+        """(o, hop v -> o) for every o in ``others`` linked to v by a relationship of ``types``.
+
+        The intersection of v's adjacency dicts with ``others`` runs in C over the shorter of
+        the two, so a big category or a popular product costs no walk of its relationships and
+        builds no neighbour list.
+        """
+        succ, pred = self.g._succ[v], self.g._pred[v]
+        for other in succ.keys() & others.keys():
+            for data in succ[other].values():
+                if data["type"] in types:
+                    yield other, FORWARD[data["type"]]
+        for other in pred.keys() & others.keys():
+            for data in pred[other].values():
+                if data["type"] in types:
+                    yield other, BACKWARD[data["type"]]
 
     def _path(self, nodes: list[NodeKey], hops: list[Hop]) -> GraphPath:
         names = tuple(display_name(label, self.g.nodes[(label, i)], i) for label, i in nodes)
