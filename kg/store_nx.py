@@ -195,21 +195,28 @@ class NetworkxStore:
 
     # --- paths ----------------------------------------------------------------------------------
 
-    def _neighbours(self, node: NodeKey, rel_types: frozenset[str]) -> list[tuple[NodeKey, Hop]]:
-        """(other end, hop) of every relationship of ``rel_types`` at ``node``, either direction.
+    def _neighbours(self, node: NodeKey, rel_types: frozenset[str],
+                    flipped: bool = False) -> list[tuple[NodeKey, Hop]]:
+        """(other end, hop) of every relationship of ``rel_types`` at ``node``, either direction;
+        ``flipped``: each hop as walked from the other end (a search growing backwards).
 
         Cached per (node, types) until the next write: explanations for one request walk the
         same user, brands and categories again and again.
         """
-        key = ("adjacency", node, rel_types)
+        key = ("adjacency", node, rel_types, flipped)
         found = self._path_cache.get(key)
         if found is None:
-            # the graph's own adjacency dicts, not its read-only views: a view's lookups cost
-            # more than the walk itself, and the first search from a user walks hundreds of nodes
-            found = [(other, FORWARD[data["type"]]) for other, keyed in self.g._succ[node].items()
-                     for data in keyed.values() if data["type"] in rel_types]
-            found += [(other, BACKWARD[data["type"]]) for other, keyed in self.g._pred[node].items()
-                      for data in keyed.values() if data["type"] in rel_types]
+            if flipped:
+                found = [(other, FLIPPED[hop]) for other, hop in self._neighbours(node, rel_types)]
+            else:
+                # the graph's own adjacency dicts, not its read-only views: a view's lookups cost
+                # more than the walk itself, and the first search from a user walks hundreds of
+                # nodes
+                succ, pred = self.g._succ[node], self.g._pred[node]
+                found = [(other, FORWARD[data["type"]]) for other, keyed in succ.items()
+                         for data in keyed.values() if data["type"] in rel_types]
+                found += [(other, BACKWARD[data["type"]]) for other, keyed in pred.items()
+                          for data in keyed.values() if data["type"] in rel_types]
             self._remember(key, found)
         return found
 
@@ -220,9 +227,10 @@ class NetworkxStore:
         return value
 
     def _levels(self, end: NodeKey, forward: bool, types: frozenset[str], through_users: bool,
-                depth: int) -> list[tuple[dict, int]]:
+                depth: int) -> list[list]:
         """Half-paths from ``end`` (leaving it when ``forward``, else arriving at it), by length,
-        up to ``depth``: per length, (tip -> half-paths ending there, cost of growing them).
+        up to ``depth``: per length, [tip -> half-paths ending there, cost of growing them or
+        None until `_cost` is asked].
 
         They do not depend on the other end of the search (a half-path through it is dropped
         when halves are joined), so they are cached like the adjacency: one request explains
@@ -231,34 +239,33 @@ class NetworkxStore:
         key = ("half", end, forward, types, through_users)
         levels = self._path_cache.get(key)
         if levels is None:
-            levels = self._remember(key, [self._level([((end,), ())], forward, types)])
+            levels = self._remember(key, [[{end: [((end,), ())]}, None]])
         while len(levels) <= depth:
-            grown = []
+            by_tip: dict[NodeKey, list[HalfPath]] = defaultdict(list)
             for tip, halves in levels[-1][0].items():
-                for other, hop in self._neighbours(tip, types):
+                for other, hop in self._neighbours(tip, types, flipped=not forward):
                     if (other[0] == USER and not through_users) or other == end:
                         continue
+                    grown = by_tip[other]
                     for nodes, hops in halves:
                         if other in nodes:
                             continue
                         if forward:
                             grown.append((nodes + (other,), hops + (hop,)))
-                        else:  # walked from the arriving end: the hop flips in path order
-                            grown.append(((other,) + nodes, (FLIPPED[hop],) + hops))
-            levels.append(self._level(grown, forward, types))
+                        else:  # walked from the arriving end: hops are flipped, in path order
+                            grown.append(((other,) + nodes, (hop,) + hops))
+            levels.append([{tip: h for tip, h in by_tip.items() if h}, None])
         return levels
 
-    def _level(self, halves: list[HalfPath], forward: bool,
-               types: frozenset[str]) -> tuple[dict, int]:
-        by_tip: dict[NodeKey, list[HalfPath]] = defaultdict(list)
-        for half in halves:
-            by_tip[half[0][-1] if forward else half[0][0]].append(half)
-        # the cost is an estimate (it only picks the cheaper end to grow; every path is found
-        # either way): the tips' numbers of neighbours of any type, O(1) each, rather than their
-        # filtered neighbour lists, which would cost a walk of every tip
-        succ, pred = self.g._succ, self.g._pred
-        cost = sum((len(succ[tip]) + len(pred[tip])) * len(h) for tip, h in by_tip.items())
-        return dict(by_tip), cost
+    def _cost(self, level: list) -> int:
+        """An estimate of the cost of growing a level (it only picks the cheaper end to grow;
+        every path is found either way): the tips' numbers of neighbours of any type, O(1) each,
+        rather than their filtered neighbour lists, which would cost a walk of every tip.
+        Computed when first asked: a search's last level is never grown."""
+        if level[1] is None:
+            succ, pred = self.g._succ, self.g._pred
+            level[1] = sum((len(succ[tip]) + len(pred[tip])) * len(h) for tip, h in level[0].items())
+        return level[1]
 
     def find_paths(
         self,
@@ -284,7 +291,7 @@ class NetworkxStore:
         found: list[GraphPath] = []
         for length in range(1, max_hops + 1):
             if a + b + 1 < length:
-                if fwd[a][1] <= bwd[b][1]:
+                if self._cost(fwd[a]) <= self._cost(bwd[b]):
                     a += 1
                     fwd = self._levels(src, True, types, through_users, a)
                 else:
