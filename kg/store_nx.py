@@ -279,9 +279,10 @@ class NetworkxStore:
     ) -> list[GraphPath]:
         # Hand-written: networkx's simple-path generators have no per-edge type filter, no node
         # filter for intermediate users, and merge reciprocal multi-edges in undirected views.
-        # Every simple path of each length is enumerated (as in Neo4j) by a bidirectional search:
-        # half-paths grow from whichever end is cheaper to extend, so a big brand or category at
-        # one end costs one pass over its edges, not one per path, and halves meet over one edge.
+        # The k first simple paths in GraphPath.sort_key order (the same as Neo4j's) come from a
+        # bidirectional search: half-paths grow from whichever end is cheaper to extend, so a
+        # big brand or category at one end costs one pass over its edges, not one per path;
+        # halves meet over one edge, and are joined in order until k paths are found.
         if src not in self.g or dst not in self.g or src == dst:
             return []
         types = frozenset(rel_types)
@@ -300,12 +301,27 @@ class NetworkxStore:
             heads, tails = fwd[a][0], bwd[b][0]
             if not heads or not tails:
                 break  # no half-path of this length: no longer path either
+            meetings: dict[NodeKey, list[tuple[NodeKey, Hop]]] = defaultdict(list)
             for x, y, hop in self._meeting_hops(fwd[a], bwd[b], types):
-                for f_nodes, f_hops in heads[x]:
-                    for b_nodes, b_hops in tails[y]:
-                        nodes = f_nodes + b_nodes
-                        if len(set(nodes)) == len(nodes):  # built and named below, once cut to k
-                            found.append((nodes, f_hops + (hop,) + b_hops))
+                meetings[x].append((y, hop))
+            # Paths are ranked by their nodes first, and every path through a forward half
+            # precedes every path through a half with greater nodes (all halves here are the
+            # same length): so halves are joined in that order, all paths of a half at once,
+            # until k paths are found; a popular pair's hundreds of co-purchase paths are not
+            # all built to keep two.
+            firsts = sorted(((f_nodes, f_hops, x) for x in meetings for f_nodes, f_hops in heads[x]),
+                            key=lambda half: half[0])
+            i = 0
+            while i < len(firsts) and len(found) < k:
+                f_nodes = firsts[i][0]
+                while i < len(firsts) and firsts[i][0] == f_nodes:  # same nodes, other hops
+                    _, f_hops, x = firsts[i]
+                    for y, hop in meetings[x]:
+                        for b_nodes, b_hops in tails[y]:
+                            nodes = f_nodes + b_nodes
+                            if len(set(nodes)) == len(nodes):  # built and named once cut to k
+                                found.append((nodes, f_hops + (hop,) + b_hops))
+                    i += 1
             if len(found) >= k:
                 break
         found.sort(key=lambda p: path_sort_key(*p))

@@ -19,7 +19,8 @@ from tests.conftest import write_dataset
 # (k, max_hops, through_users, rel_types): the calls service/explain.py and `kgrec stats` make
 CALLS = [(1, 3, False, EXPLANATION_RELS), (2, 3, False, EXPLANATION_RELS), (2, 2, False, EXPLANATION_RELS),
          (12, 3, True, EXPLANATION_RELS), (1, 3, True, EXPLANATION_RELS), (2, 4, False, EXPLANATION_RELS),
-         (50, 4, True, ("INTERACTED", "MADE_BY"))]
+         (50, 4, True, ("INTERACTED", "MADE_BY")), (2, 3, True, ("INTERACTED",)),
+         (1, 3, True, ("INTERACTED",))]
 
 
 def random_catalogue(folder, seed: int, n_products: int = 40, n_users: int = 15):
