@@ -92,6 +92,26 @@ def test_text_bridge_gives_a_cold_item_its_text_neighbours_scores(data):
     assert bool((scores[GROUP_B, 11] > scores[GROUP_B, 10]).all())
 
 
+def test_text_bridge_by_columns_is_the_full_product():
+    # 40 groups of 10 items, each user buys in one group: a user's neighbours reach a few of
+    # the 400 items, so scores come from the kernel's columns of those items alone
+    rng = np.random.default_rng(2)
+    users = np.repeat(np.arange(200), 3)
+    items = (users % 40) * 10 + rng.integers(0, 10, size=len(users))
+    matrix = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=(200, 400))
+    matrix.data[:] = 1.0
+    text = torch.nn.functional.normalize(torch.from_numpy(rng.normal(size=(400, 16)).astype(np.float32)), dim=1)
+    neighbours = NeighbourPart.from_settings(matrix, {"k": 5, "shrink": 0.0})
+    bridge = TextBridgePart.from_settings(neighbours, text.numpy(), np.unique(items), {"k": 4, "tau": 0.2})
+    for u in (0, 7):
+        history, user = sparse_rows(matrix, torch.tensor([u])), torch.tensor([u])
+        base = neighbours.scores(history, user)
+        assert 0 < 4 * int((base != 0).any(0).sum()) < 400  # the by-columns product is the one used
+        want = base @ torch.from_numpy(bridge.kernel.toarray()).T
+        torch.testing.assert_close(bridge.scores(history, user), want)
+        assert int((want != 0).sum()) > 0
+
+
 def test_text_part_by_hand(data):
     local = fresh(data)
     part = TextPart(taus=(0.1,)).fit(local, validator(local))
