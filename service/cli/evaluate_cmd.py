@@ -10,14 +10,13 @@ from pathlib import Path
 
 import click
 
+from gnn.eval.baselines import BASELINES  # names only: imports no model code
 from service.config import Config
 
 log = logging.getLogger(__name__)
 
 
 def _method_names(ctx, param, value: str | None) -> list[str] | None:
-    from gnn.eval.baselines import BASELINES
-
     if not value:
         return None
     names = [n.strip() for n in value.split(",") if n.strip()]
@@ -40,9 +39,8 @@ def _method_names(ctx, param, value: str | None) -> list[str] | None:
 @click.option("--k", type=click.IntRange(min=1), default=20, show_default=True,
               help="List length of every metric.")
 @click.option("--methods", callback=_method_names, default=None,
-              help="Comma-separated methods to run (default: all): popularity, text-knn, "
-                   "item-knn, user-knn, ease, mf-bpr, lightgcn, dropoutnet, content-knn, "
-                   "rgcn-no-text, rgcn-no-kg, kgrec-rgcn.")
+              help="Comma-separated methods to run (default: all): " + ", ".join(BASELINES)
+                   + " (kgrec: the ranker the service uses; kgrec-no-*: it without one part).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (default: torch's choice).")
 @click.pass_obj

@@ -82,6 +82,14 @@ def test_every_command_has_help(run):
         assert result.exit_code == 0 and "Usage:" in result.stdout
 
 
+def test_evaluate_help_names_every_method(run):
+    from gnn.eval.baselines import BASELINES
+
+    text = " ".join(run("evaluate", "--help").stdout.split())  # click wraps the list
+    listed = text.split("(default: all):")[1].split("(kgrec:")[0]
+    assert [n.strip().replace(" ", "") for n in listed.split(",")] == list(BASELINES)
+
+
 def test_synth_then_load(run, tmp_path):
     out = tmp_path / "synth"
     assert run("synth", "--products", "300", "--seed", "3", out).exit_code == 0
