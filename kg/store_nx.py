@@ -327,7 +327,7 @@ class NetworkxStore:
         found.sort(key=lambda p: path_sort_key(*p))
         return [self._path(list(nodes), list(hops)) for nodes, hops in found[:k]]
 
-    def _meeting_hops(self, fwd: tuple, bwd: tuple, types: frozenset[str]) -> Iterator[tuple]:
+    def _meeting_hops(self, fwd: list, bwd: list, types: frozenset[str]) -> Iterator[tuple]:
         """Every (x, y, hop) with a relationship x-y, x a tip of the forward level ``fwd`` and y
         one of the backward level ``bwd`` (see _levels), walked from the side with fewer tips."""
         heads, tails = fwd[0], bwd[0]
