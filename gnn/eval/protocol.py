@@ -30,6 +30,7 @@ from gnn.eval.metrics import (
 from gnn.eval.split import Split
 
 SETTINGS = ("overall", "cold", "warm")
+SELECTION_METRICS = ("recall", "ndcg", "recall+ndcg")
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -132,5 +133,15 @@ class Evaluator:
 
     def recall(self, score_fn: ScoreFn, setting: str = "warm", part: str = "val") -> float:
         """Mean Recall@k of one setting (0.0 when no user is evaluated): for model selection."""
-        value = self.run(score_fn, part, (setting,))[setting].recall
-        return 0.0 if value is None else value
+        return self.figure(score_fn, setting, part, "recall")
+
+    def figure(self, score_fn: ScoreFn, setting: str = "warm", part: str = "val",
+               metric: str = "recall") -> float:
+        """One selection figure of one setting: a metric of `SELECTION_METRICS` (0.0 when no
+        user is evaluated); ``recall+ndcg`` is the sum of the two means."""
+        if metric not in SELECTION_METRICS:
+            raise ValueError(f"unknown metric {metric!r}: expected one of {SELECTION_METRICS}")
+        result = self.run(score_fn, part, (setting,))[setting]
+        if result.recall is None:
+            return 0.0
+        return sum(getattr(result, name) for name in metric.split("+"))

@@ -8,9 +8,10 @@ plus an offset that places the cold items' scores against the warm items' in one
     score(u, i) = sum_p w_warm[p] z_p(u, i)              if i has training interactions
                   sum_p w_cold[p] z_p(u, i) + offset     otherwise
 
-The warm weights maximise validation warm Recall@k, the cold weights validation cold Recall@k,
-then the offset validation Recall@k over all items (coordinate ascent on small grids, written
-here because no kept library searches a blend against a full-ranking metric).
+The warm weights maximise a validation figure of the warm ranking (the caller's: kgrec uses
+Recall@k + NDCG@k), the cold weights the same figure of the cold ranking, then the offset that
+figure over all items (coordinate ascent on small grids, written here because no kept library
+searches a blend against a full-ranking metric).
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ import torch
 
 log = logging.getLogger(__name__)
 
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
-OFFSETS = tuple(np.round(np.linspace(-6.0, 6.0, 49), 3))
+#: Weights tried per part against the anchor's 1, a factor of 2 apart (choices at the old top, 2,
+#: were common, so the grid reaches 8).
+WEIGHTS = (0.0, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+#: Offsets tried for the cold items: a blend of z-scores with weights summing to several units
+#: spreads over as many standard deviations, so the grid reaches well beyond that.
+OFFSETS = tuple(np.round(np.linspace(-12.0, 12.0, 97), 3))
 
 
 def standardise(scores: torch.Tensor) -> torch.Tensor:
@@ -101,13 +106,15 @@ def search_blend(
     names: list[str],
     cold_names: list[str],
     measure: Callable[[Blend, str], float],
+    metric: str = "recall",
 ) -> tuple[Blend, dict]:
     """Chooses a `Blend` on validation.
 
     Args:
         names: Parts usable for warm items.
         cold_names: Parts usable for cold items (those that score them at all).
-        measure: (blend, setting) -> validation Recall@k in that setting.
+        measure: (blend, setting) -> the validation figure in that setting.
+        metric: What ``measure`` measures, to name the figures (e.g. ``recall+ndcg``).
 
     Returns:
         The blend and the validation figures reached at each stage.
@@ -123,7 +130,8 @@ def search_blend(
         if value > best[0] + 1e-6:
             best = (value, float(offset))
     blend = Blend(warm, cold, best[1])
-    figures = {"val_warm_recall": round(warm_value, 4), "val_cold_recall": round(cold_value, 4),
-               "val_overall_recall": round(best[0], 4)}
+    key = metric.replace("+", "_")
+    figures = {f"val_warm_{key}": round(warm_value, 4), f"val_cold_{key}": round(cold_value, 4),
+               f"val_overall_{key}": round(best[0], 4)}
     log.info("blend %s: %s", blend.to_dict(), figures)
     return blend, figures

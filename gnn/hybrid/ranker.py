@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 #: Parts in blend order; the ones that can score an item without training rows are COLD_PARTS.
 PART_NAMES = ("rgcn", "neighbours", "text-bridge", "text")
 COLD_PARTS = ("rgcn", "text-bridge", "text")
+#: What the blend search maximises on validation: the ranker is judged on both Recall@k and
+#: NDCG@k, and Recall alone picks blends that find the items but place them low in the list.
+BLEND_METRIC = "recall+ndcg"
 
 
 def fit_parts(data: TrainData, names=PART_NAMES, rgcn_options: dict | None = None
@@ -102,9 +105,9 @@ class HybridRanker:
             def score_fn(users):
                 rows = position[users]
                 return blend.combine({n: cache[n][rows] for n in names}, self.cold_items)
-            return data.validate(score_fn, setting)
+            return data.validate(score_fn, setting, BLEND_METRIC)
 
-        self.blend, self.figures = search_blend(names, cold_names, measure)
+        self.blend, self.figures = search_blend(names, cold_names, measure, BLEND_METRIC)
         return self
 
     def without(self, data: TrainData, drop, cache, cache_users) -> "HybridRanker":

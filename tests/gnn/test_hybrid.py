@@ -202,6 +202,15 @@ def test_the_cold_path_never_reads_held_out_rows_of_cold_items(topic_split):
     assert model.score(every)[:, cold].std(1).mean() > 0
 
 
+def test_the_blend_is_chosen_on_validation_recall_plus_ndcg(topic_split):
+    snap, features, split = topic_split
+    model, data = _fit(snap, features, split)
+    for setting in ("warm", "overall"):
+        both = data.validate(model.score, setting, "recall+ndcg")
+        assert model.params[f"val_{setting}_recall_ndcg"] == pytest.approx(both, abs=1e-4)
+        assert both > data.validate(model.score, setting, "recall") + 1e-3  # NDCG counts too
+
+
 def test_a_new_users_history_is_ranked_by_every_part(topic_split):
     snap, features, split = topic_split
     model, data = _fit(snap, features, split)

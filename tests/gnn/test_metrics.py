@@ -151,3 +151,17 @@ def test_evaluator_settings_and_exclusions():
     # warm: candidates {0, 1}; u0 target 1 (0 excluded) -> rank 0; u1 has no warm test row
     assert res["warm"].user_index.tolist() == [0] and res["warm"].recall == 1.0
     assert ev.recall(lambda u: prefer_high.expand(len(u), -1), "cold", "val") == 1.0
+
+
+def test_selection_figure_is_the_named_metric_or_the_sum():
+    # the same 2-user split: overall test recall per user [0, 1], NDCG [0, 1/log2(3)]
+    split = manual_split(2, 6, ([0, 1], [0, 1]), ([0, 1], [2, 0]), ([0, 0, 1], [3, 1, 4]),
+                         val_cold_items=[2], test_cold_items=[3, 4])
+    ev = Evaluator(split, k=2)
+    prefer_high = lambda u: torch.tensor([[0.0, 1, 2, 3, 4, 5]]).expand(len(u), -1)  # noqa: E731
+    assert ev.figure(prefer_high, "overall", "test", "recall") == pytest.approx(0.5)
+    assert ev.figure(prefer_high, "overall", "test", "ndcg") == pytest.approx(L2_3 / 2)
+    assert ev.figure(prefer_high, "overall", "test", "recall+ndcg") == pytest.approx(
+        0.5 + L2_3 / 2)
+    with pytest.raises(ValueError, match="unknown metric 'map'"):
+        ev.figure(prefer_high, "overall", "test", "map")

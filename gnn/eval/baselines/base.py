@@ -86,9 +86,10 @@ class TrainData:
         """Binary float32 CSR [n_users, n_items] of the training rows."""
         return self.evaluator.targets("train")
 
-    def validate(self, score_fn, setting: str = "warm") -> float:
-        """Validation Recall@k of a scoring function in one setting (overall, cold or warm)."""
-        return self.evaluator.recall(score_fn, setting, "val")
+    def validate(self, score_fn, setting: str = "warm", metric: str = "recall") -> float:
+        """Validation Recall@k (or NDCG@k, or their sum: ``metric``) of a scoring function in
+        one setting (overall, cold or warm)."""
+        return self.evaluator.figure(score_fn, setting, "val", metric)
 
     def generator(self, offset: int = 0) -> torch.Generator:
         """A torch CPU generator seeded from ``seed`` (plus ``offset`` per model)."""
