@@ -139,3 +139,42 @@ def test_learned_baselines_are_reproducible(data):
     a = baseline_class("mf-bpr")(**FAST_MF).fit(fresh(data)).score(torch.arange(3))
     b = baseline_class("mf-bpr")(**FAST_MF).fit(fresh(data)).score(torch.arange(3))
     assert torch.equal(a, b)
+
+
+def _user_knn_by_hand(history, matrix, k, shrink, users):
+    """Brute force: every other user's shrunk cosine, the k best positive ones, their rows
+    summed with those weights."""
+    out = np.zeros((len(history), matrix.shape[1]))
+    for r, row in enumerate(history):
+        sims = []
+        for v, other in enumerate(matrix):
+            if users is not None and v == users[r]:
+                continue
+            dot = float(row @ other)
+            if dot > 0:
+                denom = np.sqrt(row.sum()) * np.sqrt(other.sum()) + shrink
+                sims.append((-dot / denom, v))
+        for neg, v in sorted(sims)[:k]:
+            out[r] += -neg * matrix[v]
+    return out
+
+
+# k above every history's number of co-users: no tie at the k-th place (torch.topk breaks
+# ties in no documented order), so the neighbourhoods are the brute-force ones exactly
+@pytest.mark.parametrize("k, shrink, known", [(400, 0.0, True), (400, 10.0, True),
+                                              (400, 1.0, False)])
+def test_user_knn_scores_are_the_brute_force_ones(k, shrink, known):
+    import scipy.sparse as sp
+
+    from gnn.eval.baselines.user_knn import user_knn_scores
+
+    rng = np.random.default_rng(int(shrink))
+    dense = (rng.random((40, 30)) < 0.15).astype(np.float32)  # many equal similarities: ties
+    matrix = sp.csr_matrix(dense)
+    users = np.array([0, 5, 17, 39]) if known else None
+    history = dense[users] if known else (rng.random((3, 30)) < 0.2).astype(np.float32)
+    norms = torch.from_numpy(np.sqrt(dense.sum(1)).astype(np.float32))
+    got = user_knn_scores(sp.csr_matrix(history), matrix, matrix.T.tocsr(), norms, k, shrink,
+                          None if users is None else torch.from_numpy(users))
+    np.testing.assert_allclose(got.numpy(), _user_knn_by_hand(history, dense, k, shrink, users),
+                               rtol=1e-5, atol=1e-6)
