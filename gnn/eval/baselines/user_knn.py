@@ -82,10 +82,15 @@ def user_knn_scores(history: sp.csr_matrix, matrix: sp.csr_matrix, matrix_t: sp.
     if users is not None:
         similarity[torch.arange(len(users)), users] = 0.0
     values, neighbours = similarity.topk(min(k, n_users), dim=1)
-    rows = torch.arange(history.shape[0])[:, None].expand_as(neighbours)
-    keep = values > 0
+    # every row has the same number of neighbours, so the CSR arrays are the top-k's own (a
+    # neighbour of similarity 0 adds nothing), by user index as (row, col) pairs would give;
+    # building it from such pairs cost more than the product itself on a one-user request
+    neighbours, order = neighbours.sort(dim=1)
+    values = values.gather(1, order)
+    b, width = neighbours.shape
     weights = sp.csr_matrix(
-        (values[keep].numpy(), (rows[keep].numpy(), neighbours[keep].numpy())),
-        shape=(history.shape[0], n_users),
+        (values.reshape(-1).numpy(), neighbours.reshape(-1).numpy().astype(matrix.indices.dtype),
+         np.arange(0, b * width + 1, width, dtype=matrix.indptr.dtype)),
+        shape=(b, n_users),
     )
     return to_tensor(weights @ matrix)
