@@ -131,14 +131,10 @@ class Evaluator:
                 acc.update(scores, batch_targets, batch_exclude, batch)
         return {s: acc.result() for s, acc in accs.items()}
 
-    def recall(self, score_fn: ScoreFn, setting: str = "warm", part: str = "val") -> float:
-        """Mean Recall@k of one setting (0.0 when no user is evaluated): for model selection."""
-        return self.figure(score_fn, setting, part, "recall")
-
     def figure(self, score_fn: ScoreFn, setting: str = "warm", part: str = "val",
                metric: str = "recall") -> float:
-        """One selection figure of one setting: a metric of `SELECTION_METRICS` (0.0 when no
-        user is evaluated); ``recall+ndcg`` is the sum of the two means."""
+        """One model-selection figure of one setting: a metric of `SELECTION_METRICS` (0.0 when
+        no user is evaluated); ``recall+ndcg`` is the sum of the two means."""
         if metric not in SELECTION_METRICS:
             raise ValueError(f"unknown metric {metric!r}: expected one of {SELECTION_METRICS}")
         result = self.run(score_fn, part, (setting,))[setting]

@@ -150,7 +150,7 @@ def test_evaluator_settings_and_exclusions():
     assert res["cold"].ndcg_per_user.tolist() == pytest.approx([L2_3, 1.0])
     # warm: candidates {0, 1}; u0 target 1 (0 excluded) -> rank 0; u1 has no warm test row
     assert res["warm"].user_index.tolist() == [0] and res["warm"].recall == 1.0
-    assert ev.recall(lambda u: prefer_high.expand(len(u), -1), "cold", "val") == 1.0
+    assert ev.figure(lambda u: prefer_high.expand(len(u), -1), "cold", "val", "recall") == 1.0
 
 
 def test_selection_figure_is_the_named_metric_or_the_sum():
