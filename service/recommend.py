@@ -96,28 +96,33 @@ def rank(state: ServingState, req: RecommendRequest, query_scores=None) -> Ranki
     ranker = state.ranker
     n = len(state.product_ids)
     total = torch.zeros(n)
-    contributions: dict[str, torch.Tensor] = {}
+    rows = {}
     if history:
         users = torch.tensor([user]) if user is not None and not req.history else None
-        z = ranker.part_scores(history_row(history, n), users, ranker.used_parts)
-        contributions = {name: c[0] for name, c in
-                         ranker.blend.contributions(z, ranker.cold_items).items()}
-        total = ranker.blend.combine(z, ranker.cold_items)[0]
-    matches = []
+        total, rows = ranker.score_row(history_row(history, n), users)
+    matches, query = [], None
     if query_scores is not None:
         scores, matches = query_scores
-        q = standardise(torch.as_tensor(scores, dtype=torch.float32)[None])[0]
-        contributions["query"] = q
-        total = total + q
-    mask = torch.from_numpy(candidate_mask(state, req.filters))
-    if history:
-        mask[torch.tensor(history)] = False
-    total = total.masked_fill(~mask, float("-inf"))
-    k = min(req.k, int(mask.sum()))
+        query = standardise(torch.as_tensor(scores, dtype=torch.float32)[None])[0]
+        total = total + query
+    if req.filters.active():
+        mask = torch.from_numpy(candidate_mask(state, req.filters))
+        if history:
+            mask[torch.tensor(history)] = False
+        total = total.masked_fill(~mask, float("-inf"))
+        candidates = int(mask.sum())
+    else:  # no mask to build: only the history is left out (it holds no repeats)
+        if history:
+            total[torch.tensor(history)] = float("-inf")
+        candidates = n - len(history)
+    k = min(req.k, candidates)
     top = total.topk(k) if k else (torch.zeros(0), torch.zeros(0, dtype=torch.int64))
     items = top[1].tolist()
+    contributions = ranker.blend.contributions_at(rows, ranker.cold_items, items) if rows else {}
+    if query is not None:
+        contributions["query"] = query[items].numpy()
     return Ranking(items, [round(float(s), 5) for s in top[0]], history, user,
-                   {n_: c[items].numpy() for n_, c in contributions.items()}, matches)
+                   contributions, matches)
 
 
 def similar_items(state: ServingState, item: int, k: int, filters: Filters) -> tuple[list[int], list[float]]:

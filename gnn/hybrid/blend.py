@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,61 @@ def standardise(scores: torch.Tensor) -> torch.Tensor:
     mean = scores.mean(1, keepdim=True)
     std = scores.std(1, keepdim=True)
     return torch.where(std > 1e-12, (scores - mean) / std.clamp_min(1e-12), torch.zeros_like(scores))
+
+
+@dataclass
+class RowScores:
+    """One history's scores from one part, dense [n] or sparse (zero off ``indices``, each index
+    once), with the mean and standard deviation over all n items that `standardise` would use.
+
+    A request's neighbour and text parts reach a few thousand of 100k items: kept sparse, they
+    are blended by adding at those items only (`Blend.combine_row`), not as dense z-score rows.
+    """
+
+    n: int
+    dense: torch.Tensor | None = None
+    indices: np.ndarray | None = None
+    values: np.ndarray | None = None
+    mean: float = 0.0
+    std: float = 0.0
+
+    @classmethod
+    def of(cls, scores) -> "RowScores":
+        """From a dense tensor [n] (or [1, n]) or a scipy sparse row [1, n]."""
+        if sp.issparse(scores):
+            # a row of a scipy product holds each index once (unsorted: sorting 14k entries of
+            # the text bridge's row cost more than blending them)
+            row = sp.csr_matrix(scores)
+            n = row.shape[1]
+            values = row.data.astype(np.float64)
+            mean = values.sum() / n
+            # torch's std is the unbiased one: sum of squares about the mean over n - 1, where
+            # the n - nnz zeros each add mean^2
+            spread = ((values - mean) ** 2).sum() + (n - len(values)) * mean**2
+            std = float(np.sqrt(spread / max(n - 1, 1)))
+            return cls(n, None, row.indices, row.data, float(mean), std)
+        dense = torch.as_tensor(scores, dtype=torch.float32).reshape(-1)
+        return cls(len(dense), dense, None, None, float(dense.mean()), float(dense.std()))
+
+    @property
+    def scale(self) -> float:
+        """1 / std, or 0 for a row with no spread (`standardise` makes it all zeros)."""
+        return 1.0 / self.std if self.std > 1e-12 else 0.0
+
+    def at(self, items: np.ndarray) -> np.ndarray:
+        """The standardised scores at ``items`` (distinct, as a top-k's are)."""
+        items = np.asarray(items, dtype=np.int64)
+        if self.dense is not None:
+            raw = self.dense.numpy()[items].astype(np.float64)
+        else:
+            raw = np.zeros(len(items))
+            if len(items):
+                order = np.argsort(items)  # the few items sorted, not the row's many indices
+                wanted = items[order]
+                pos = np.searchsorted(wanted, self.indices).clip(max=len(items) - 1)
+                hit = wanted[pos] == self.indices
+                raw[order[pos[hit]]] = self.values[hit]
+        return ((raw - self.mean) * self.scale).astype(np.float32)
 
 
 @dataclass
@@ -69,6 +125,48 @@ class Blend:
                 weight = torch.where(cold_items, torch.tensor(self.cold.get(name, 0.0)),
                                      torch.tensor(self.warm.get(name, 0.0)))
                 out[name] = weight * scores
+        return out
+
+    def combine_row(self, rows: Mapping[str, RowScores], cold_items: torch.Tensor) -> torch.Tensor:
+        """`combine` of one history from `RowScores`: [n], with no dense row per sparse part.
+
+        Each part's z-score w (s - mean) / std is w / std times its raw scores plus a constant,
+        so the constants of every part are summed once per group and a sparse part adds its
+        scaled scores at its own items only.
+        """
+        cold_np = cold_items.numpy()
+        shift = {"warm": 0.0, "cold": self.offset}
+        coef = {}
+        for name, row in rows.items():
+            w, c = self.warm.get(name, 0.0) * row.scale, self.cold.get(name, 0.0) * row.scale
+            coef[name] = (w, c)
+            shift["warm"] -= w * row.mean
+            shift["cold"] -= c * row.mean
+        total = torch.where(cold_items, torch.tensor(shift["cold"], dtype=torch.float32),
+                            torch.tensor(shift["warm"], dtype=torch.float32))
+        out = total.numpy()
+        for name, row in rows.items():
+            w, c = coef[name]
+            if not (w or c):
+                continue
+            if row.dense is not None:
+                weight = torch.where(cold_items, torch.tensor(c, dtype=torch.float32),
+                                     torch.tensor(w, dtype=torch.float32))
+                total.addcmul_(weight, row.dense)
+            else:
+                out[row.indices] += np.where(cold_np[row.indices], c, w) * row.values
+        return total
+
+    def contributions_at(self, rows: Mapping[str, RowScores], cold_items: torch.Tensor,
+                         items) -> dict[str, np.ndarray]:
+        """`contributions` of one history at ``items`` only (what explanations read)."""
+        items = np.asarray(items, dtype=np.int64)
+        cold = cold_items.numpy()[items]
+        out = {}
+        for name, row in rows.items():
+            w, c = self.warm.get(name, 0.0), self.cold.get(name, 0.0)
+            if w or c:
+                out[name] = (np.where(cold, c, w) * row.at(items)).astype(np.float32)
         return out
 
     def to_dict(self) -> dict:

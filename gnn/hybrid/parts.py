@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import torch
 
 from gnn.eval.baselines.base import TrainData, to_tensor
-from gnn.eval.baselines.user_knn import user_knn_scores
+from gnn.eval.baselines.user_knn import user_knn_row, user_knn_scores
 from gnn.infer import Inductor
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,12 @@ class Part:
 
     def scores(self, history: sp.csr_matrix, users: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
+
+    def row_scores(self, history: sp.csr_matrix, users: torch.Tensor | None):
+        """One history's scores (a request): a dense [n_items] tensor, or a CSR row [1, n_items]
+        from parts whose scores are zero but for a few items, which the blend then adds there
+        only (`gnn.hybrid.blend.RowScores`)."""
+        return self.scores(history, users)[0]
 
     def choose(self, grid: list[dict], validate, setting: str, prepare=None) -> None:
         """Keeps the settings of ``grid`` with the best validation Recall@k in ``setting``.
@@ -93,14 +99,24 @@ class NeighbourPart(Part):
         self.norms = torch.from_numpy(np.sqrt(self.matrix.getnnz(axis=1)).astype(np.float32))
 
     def scores(self, history, users):
+        return self._remembered("dense", history, users, lambda key: user_knn_scores(
+            history, self.matrix, self.matrix_t, self.norms, *key, users))
+
+    def row_scores(self, history, users):
+        user = None if users is None else int(users[0])
+        return self._remembered("row", history, users, lambda key: user_knn_row(
+            history, self.matrix, self.matrix_t, self.norms, *key, user))
+
+    def _remembered(self, kind: str, history, users, compute):
         # The text-bridge part asks for the same scores right after this part (HybridRanker.
         # part_scores passes both the same objects): the last answer is kept for that.
         key = (self.params["k"], self.params["shrink"])
         last = getattr(self, "_last", None)
-        if last is not None and last[0] is history and last[1] is users and last[2] == key:
-            return last[3]
-        out = user_knn_scores(history, self.matrix, self.matrix_t, self.norms, *key, users)
-        self._last = (history, users, key, out)
+        if (last is not None and last[0] == kind and last[1] is history and last[2] is users
+                and last[3] == key):
+            return last[4]
+        out = compute(key)
+        self._last = (kind, history, users, key, out)
         return out
 
 
@@ -197,6 +213,11 @@ class TextBridgePart(Part):
             return to_tensor(np.asarray(self._columns()[:, used] @ base[:, used].T).T)
         return to_tensor(np.asarray(self.kernel @ base.T).T)
 
+    def row_scores(self, history, users):
+        # the neighbours' sparse row times the kernel's transpose (the by-columns copy, read
+        # as rows): only the kernel columns of items some neighbour bought are touched
+        return self.neighbours.row_scores(history, users) @ self._columns().T
+
     def _columns(self) -> sp.csc_matrix:
         """The kernel by columns, made once per kernel (fitting tries several)."""
         cached = getattr(self, "_by_columns", None)
@@ -281,8 +302,11 @@ class TextPart(Part):
         return self.prepared
 
     def scores(self, history, users):
-        history = sp.csr_matrix(history, dtype=np.float32)
-        return to_tensor((history @ self.kernel).toarray())
+        return to_tensor(self.row_scores(history, users).toarray())
+
+    def row_scores(self, history, users):
+        # any number of rows: H @ K is sparse, and `scores` densifies it for a batch
+        return sp.csr_matrix(history, dtype=np.float32) @ self.kernel
 
 
 class RGCNPart(Part):

@@ -159,10 +159,11 @@ def _user_knn_by_hand(history, matrix, k, shrink, users):
     return out
 
 
-# k above every history's number of co-users: no tie at the k-th place (torch.topk breaks
-# ties in no documented order), so the neighbourhoods are the brute-force ones exactly
+# k = 400 is above every history's number of co-users; k = 2 and 3 cut through equal
+# similarities, where the lower user index wins, as in the brute force's sort
 @pytest.mark.parametrize("k, shrink, known", [(400, 0.0, True), (400, 10.0, True),
-                                              (400, 1.0, False)])
+                                              (400, 1.0, False), (2, 0.0, True), (3, 0.0, False),
+                                              (3, 1.0, True)])
 def test_user_knn_scores_are_the_brute_force_ones(k, shrink, known):
     import scipy.sparse as sp
 
@@ -178,3 +179,27 @@ def test_user_knn_scores_are_the_brute_force_ones(k, shrink, known):
                           None if users is None else torch.from_numpy(users))
     np.testing.assert_allclose(got.numpy(), _user_knn_by_hand(history, dense, k, shrink, users),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k, shrink", [(2, 0.0), (3, 1.0), (400, 0.0)])
+def test_user_knn_row_is_the_dense_row_bit_for_bit(k, shrink):
+    """A request's sparse one-row path (`user_knn_row`) keeps the same neighbours, ties
+    included, and sums them in the same order as the batch path used in evaluation."""
+    import scipy.sparse as sp
+
+    from gnn.eval.baselines.user_knn import user_knn_row, user_knn_scores
+
+    rng = np.random.default_rng(7)
+    dense = (rng.random((60, 30)) < 0.15).astype(np.float32)
+    matrix = sp.csr_matrix(dense)
+    norms = torch.from_numpy(np.sqrt(dense.sum(1)).astype(np.float32))
+    rows = [(dense[u], u) for u in range(0, 60, 7)] + [((rng.random(30) < 0.2).astype(np.float32),
+                                                       None) for _ in range(4)]
+    for row, user in rows:
+        history = sp.csr_matrix(row[None])
+        users = None if user is None else torch.tensor([user])
+        want = user_knn_scores(history, matrix, matrix.T.tocsr(), norms, k, shrink, users)[0]
+        got = user_knn_row(history, matrix, matrix.T.tocsr(), norms.numpy(), k, shrink, user)
+        assert torch.equal(torch.from_numpy(got.toarray()[0]), want)
+    with pytest.raises(ValueError, match="one history"):
+        user_knn_row(matrix[:2], matrix, matrix.T.tocsr(), norms, k, shrink)

@@ -14,7 +14,7 @@ from gnn.eval.baselines.base import TrainData, sparse_rows
 from gnn.eval.kgrec import KGRec
 from gnn.eval.split import Part as SplitPart
 from gnn.eval.split import split_snapshot
-from gnn.hybrid.blend import Blend, search_blend, standardise
+from gnn.hybrid.blend import Blend, RowScores, search_blend, standardise
 from gnn.hybrid.parts import (MIN_WEIGHT, NeighbourPart, TextBridgePart, TextPart, text_kernel,
                               text_neighbours, warm_text_kernel)
 from kg.schema import PRODUCT
@@ -151,6 +151,34 @@ def test_standardise_and_combine_by_hand():
     assert Blend.from_dict(blend.to_dict()) == blend
 
 
+def test_a_sparse_row_blends_as_its_dense_z_scores():
+    """`Blend.combine_row` adds a sparse part at its own items only; the result is `combine`
+    of the dense standardised rows, and `contributions_at` is `contributions` there."""
+    rng = np.random.default_rng(3)
+    n = 50
+    cold = torch.from_numpy(rng.random(n) < 0.3)
+    dense = torch.from_numpy(rng.normal(size=n).astype(np.float32))
+    sparse = sp.random(1, n, density=0.2, random_state=4, dtype=np.float32, format="csr")
+    sparse.indices = sparse.indices[::-1].copy()  # a product's row: unsorted indices
+    sparse.data = sparse.data[::-1].copy()
+    flat = sp.random(1, n, density=0.1, random_state=5, dtype=np.float32, format="csr")
+    flat.data[:] = 0.0  # no spread: standardise gives zeros
+    blend = Blend(warm={"d": 1.0, "s": 2.0, "f": 1.0}, cold={"d": 0.5, "s": 4.0}, offset=-1.5)
+    rows = {"d": RowScores.of(dense), "s": RowScores.of(sparse), "f": RowScores.of(flat)}
+    z = {"d": standardise(dense[None]), "s": standardise(torch.from_numpy(sparse.toarray())),
+         "f": standardise(torch.from_numpy(flat.toarray()))}
+    torch.testing.assert_close(blend.combine_row(rows, cold), blend.combine(z, cold)[0],
+                               rtol=1e-5, atol=1e-5)
+    items = rng.permutation(n)[:7]
+    want = blend.contributions(z, cold)
+    got = blend.contributions_at(rows, cold, items)
+    assert set(got) == set(want) == {"d", "s", "f"}
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name][0, items].numpy(), rtol=1e-5, atol=1e-5)
+    assert rows["s"].std == pytest.approx(float(torch.from_numpy(sparse.toarray()).std()),
+                                          rel=1e-6)
+
+
 def test_blend_search_finds_the_known_best_weights():
     def measure(blend, setting):
         if setting == "warm":  # best: a=1 (anchor), b=0.5, c=0
@@ -224,6 +252,28 @@ def test_a_new_users_history_is_ranked_by_every_part(topic_split):
     scores[items] = float("-inf")
     top = scores.topk(5).indices.numpy()
     assert (topic_of_item[top] == 2).mean() >= 0.8
+
+
+def test_one_history_scores_as_a_batch_row(topic_split):
+    """`score_row` (a request) gives `score`'s row for known users and new histories, and the
+    parts' shares that explanations read."""
+    snap, features, split = topic_split
+    model, data = _fit(snap, features, split)
+    ranker = model.ranker
+    for user in range(0, split.n_users, 9):
+        for users in (torch.tensor([user]), None):
+            history = sparse_rows(data.matrix, torch.tensor([user]))
+            total, rows = ranker.score_row(history, users)
+            torch.testing.assert_close(total, ranker.score(history, users)[0], rtol=1e-5,
+                                       atol=1e-5)
+            items = total.topk(5).indices.numpy()
+            z = ranker.part_scores(history, users, ranker.used_parts)
+            want = ranker.blend.contributions(z, ranker.cold_items)
+            got = ranker.blend.contributions_at(rows, ranker.cold_items, items)
+            assert set(got) == set(want)
+            for name in want:
+                np.testing.assert_allclose(got[name], want[name][0, items].numpy(), rtol=1e-5,
+                                           atol=1e-5)
 
 
 def test_the_bundle_rebuilds_the_trained_ranker(topic_split, tmp_path):
