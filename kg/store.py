@@ -9,7 +9,7 @@ in tests/kg/test_store_contract.py run every check against both).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol, runtime_checkable
+from typing import Iterable, Iterator, NamedTuple, Protocol, runtime_checkable
 
 from kg.schema import EXPLANATION_RELS
 
@@ -47,9 +47,11 @@ class GraphBatch:
         return sum(map(len, self.nodes.values())) + sum(map(len, self.edges.values()))
 
 
-@dataclass(frozen=True)
-class Hop:
-    """One step of a path: relationship type and whether it was walked along its direction."""
+class Hop(NamedTuple):
+    """One step of a path: relationship type and whether it was walked along its direction.
+
+    A named tuple, not a frozen dataclass: the embedded path search hashes hundreds of thousands
+    of hops a second (flipping them by dict lookup), and a tuple's hash runs in C."""
 
     rel: str
     forward: bool
