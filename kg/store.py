@@ -79,7 +79,7 @@ def path_sort_key(nodes: tuple[NodeKey, ...], hops: tuple[Hop, ...]) -> tuple:
     then its relationship types and directions. Compared as tuples the node keys order like
     "label:id" strings, since no label is a prefix of another (kg.schema.LABELS), without
     formatting a string per node: the embedded store sorts thousands of candidates a request."""
-    return (len(hops), nodes, tuple(h.rel for h in hops), tuple(h.forward for h in hops))
+    return (len(hops), nodes, tuple(h[0] for h in hops), tuple(h[1] for h in hops))  # Hop or (rel, forward)
 
 
 @runtime_checkable
