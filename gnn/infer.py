@@ -1,7 +1,8 @@
 """Embeddings for nodes added after training (a new product, an anonymous user), no retraining.
 
 The new nodes are appended to the trained graph with their edges, and the R-GCN runs only on
-their L-hop in-neighbourhood (PyG's ``k_hop_subgraph``), which gives exactly the embedding a
+their L-hop in-neighbourhood (what PyG's ``k_hop_subgraph`` would select, gathered from the
+edges' by-target index instead of masks over every edge), which gives exactly the embedding a
 full-graph forward would give them. Existing nodes keep their stored embeddings: a new product
 changes its brand's state slightly, and the next refresh recomputes everything.
 """
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch_geometric.utils import k_hop_subgraph
 
 from gnn.graph import INTERACTED, KGGraph, RELATION_ID
 from gnn.model import RGCNRecModel
@@ -55,8 +55,15 @@ class Inductor:
     def __init__(self, model: RGCNRecModel, graph: KGGraph, message_users, message_items) -> None:
         self.model = model.eval()
         self.graph = graph
-        self.edge_index, self.edge_type = graph.message_graph(
-            np.asarray(message_users), np.asarray(message_items))
+        edge_index, edge_type = graph.message_graph(np.asarray(message_users),
+                                                    np.asarray(message_items))
+        # edges by target node (CSR): a new node's L-hop in-neighbourhood is gathered from the
+        # in-edge slices of a few thousand nodes instead of masks over all of the graph's edges
+        # (k_hop_subgraph: ~60 ms a call at 100k products with 1.5M interactions)
+        order = torch.argsort(edge_index[1], stable=True)
+        self.edge_index, self.edge_type = edge_index[:, order], edge_type[order]
+        self.in_ptr = torch.zeros(graph.num_nodes + 1, dtype=torch.int64)
+        self.in_ptr[1:] = torch.bincount(self.edge_index[1], minlength=graph.num_nodes).cumsum(0)
         with torch.no_grad():
             self.x0 = model.inputs(graph.counts, graph.features)
 
@@ -68,6 +75,34 @@ class Inductor:
         if index < count:
             return self.graph.offsets[label] + int(index)
         return new_offsets[label] + int(index) - count
+
+    def _in_neighbourhood(self, targets: torch.Tensor, new_edges: tuple) -> tuple:
+        """(sorted node ids, relabelled edge_index, edge_type) of every edge into a node less
+        than L hops upstream of ``targets``: all that L layers use to compute the targets'
+        embeddings, so the result is the full graph's (as with PyG's ``k_hop_subgraph``)."""
+        n_old = self.graph.num_nodes
+        new_src, new_dst, new_type = new_edges
+        srcs, dsts, kinds = [], [], []
+        seen = targets
+        frontier = targets
+        for _ in range(len(self.model.convs)):
+            old = frontier[frontier < n_old]
+            begin, end = self.in_ptr[old], self.in_ptr[old + 1]
+            counts = end - begin
+            # the ranges begin..end of every frontier node, concatenated
+            at = torch.repeat_interleave(begin - (counts.cumsum(0) - counts), counts) \
+                + torch.arange(int(counts.sum()))
+            chosen = torch.isin(new_dst, frontier)
+            srcs += [self.edge_index[0, at], new_src[chosen]]
+            dsts += [self.edge_index[1, at], new_dst[chosen]]
+            kinds += [self.edge_type[at], new_type[chosen]]
+            upstream = torch.unique(torch.cat([srcs[-2], srcs[-1]]))
+            frontier = upstream[~torch.isin(upstream, seen)]
+            seen = torch.cat([seen, frontier])
+        src, dst = torch.cat(srcs), torch.cat(dsts)
+        subset = torch.unique(torch.cat([targets, src, dst]))
+        index = torch.stack([torch.searchsorted(subset, src), torch.searchsorted(subset, dst)])
+        return subset, index, torch.cat(kinds)
 
     @torch.no_grad()
     def embed(self, new: NewNodes) -> dict[str, torch.Tensor]:
@@ -105,15 +140,14 @@ class Inductor:
             src += [s, d]
             dst += [d, s]
             types += [RELATION_ID[rel], RELATION_ID[f"{rel}__inv"]]
-        x = torch.cat([self.x0, *rows])
-        edge_index = torch.cat([self.edge_index, torch.tensor([src, dst], dtype=torch.int64)], 1) \
-            if src else self.edge_index
-        edge_type = torch.cat([self.edge_type, torch.tensor(types, dtype=torch.int64)]) \
-            if types else self.edge_type
+        new_x = torch.cat(rows)
+        new_edges = (torch.tensor(src, dtype=torch.int64), torch.tensor(dst, dtype=torch.int64),
+                     torch.tensor(types, dtype=torch.int64))
         targets = torch.arange(n_old, start)
-        subset, sub_index, mapping, edge_mask = k_hop_subgraph(
-            targets, len(self.model.convs), edge_index, relabel_nodes=True, num_nodes=start)
-        out = self.model.propagate(x[subset], sub_index, edge_type[edge_mask])[mapping]
+        subset, sub_index, sub_type = self._in_neighbourhood(targets, new_edges)
+        old = subset < n_old  # subset is sorted: the old nodes first, then the new ones
+        x = torch.cat([self.x0[subset[old]], new_x[subset[~old] - n_old]])
+        out = self.model.propagate(x, sub_index, sub_type)[torch.searchsorted(subset, targets)]
         result, begin = {}, 0
         for label in LABELS:
             m = new.count(label)
