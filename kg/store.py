@@ -50,8 +50,8 @@ class GraphBatch:
 class Hop(NamedTuple):
     """One step of a path: relationship type and whether it was walked along its direction.
 
-    A named tuple, not a frozen dataclass: the embedded path search hashes hundreds of thousands
-    of hops a second (flipping them by dict lookup), and a tuple's hash runs in C."""
+    A named tuple: it indexes and compares like the plain (rel, forward) pairs the embedded
+    path search uses until it builds a path, so `path_sort_key` takes either."""
 
     rel: str
     forward: bool
@@ -78,8 +78,9 @@ def path_sort_key(nodes: tuple[NodeKey, ...], hops: tuple[Hop, ...]) -> tuple:
     """``GraphPath.sort_key`` of a path not yet built: its length, its (label, id) node keys,
     then its relationship types and directions. Compared as tuples the node keys order like
     "label:id" strings, since no label is a prefix of another (kg.schema.LABELS), without
-    formatting a string per node: the embedded store sorts thousands of candidates a request."""
-    return (len(hops), nodes, tuple(h[0] for h in hops), tuple(h[1] for h in hops))  # Hop or (rel, forward)
+    formatting a string per node: the embedded store sorts thousands of candidates a request.
+    A hop is a `Hop` or a plain (rel, forward) tuple."""
+    return (len(hops), nodes, tuple(h[0] for h in hops), tuple(h[1] for h in hops))
 
 
 @runtime_checkable

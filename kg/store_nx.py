@@ -8,7 +8,6 @@ Lets a new user run everything with no database server. The graph lives in memor
 from __future__ import annotations
 
 import functools
-
 import json
 import os
 import tempfile
@@ -373,6 +372,6 @@ class NetworkxStore:
                 if data["type"] in types:
                     yield other, BACKWARD[data["type"]]
 
-    def _path(self, nodes: list[NodeKey], hops: list[Hop]) -> GraphPath:
+    def _path(self, nodes: list[NodeKey], hops: list[tuple[str, bool]]) -> GraphPath:
         names = tuple(display_name(label, self.g.nodes[(label, i)], i) for label, i in nodes)
         return GraphPath(nodes=tuple(nodes), hops=tuple(Hop(*h) for h in hops), names=names)

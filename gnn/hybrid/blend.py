@@ -50,7 +50,6 @@ class RowScores:
     are blended by adding at those items only (`Blend.combine_row`), not as dense z-score rows.
     """
 
-    n: int
     dense: torch.Tensor | None = None
     indices: np.ndarray | None = None
     values: np.ndarray | None = None
@@ -71,9 +70,9 @@ class RowScores:
             # the n - nnz zeros each add mean^2
             spread = ((values - mean) ** 2).sum() + (n - len(values)) * mean**2
             std = float(np.sqrt(spread / max(n - 1, 1)))
-            return cls(n, None, row.indices, row.data, float(mean), std)
+            return cls(None, row.indices, row.data, float(mean), std)
         dense = torch.as_tensor(scores, dtype=torch.float32).reshape(-1)
-        return cls(len(dense), dense, None, None, float(dense.mean()), float(dense.std()))
+        return cls(dense, None, None, float(dense.mean()), float(dense.std()))
 
     @property
     def scale(self) -> float:
