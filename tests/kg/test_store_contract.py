@@ -123,6 +123,56 @@ def test_batch_with_missing_endpoint_is_rejected_whole(store, toy_dir):
     assert store.counts() == TOY_COUNTS
 
 
+def _catalogue_batch(now: str, *products: tuple[str, str, str]) -> GraphBatch:
+    """A batch that replaces the catalogue edges of (id, brand, text_hash) products, as the
+    importer writes one (Neo4j creates new products and merges known ones: both in one batch)."""
+    batch = GraphBatch(now=now)
+    for pid, brand, text_hash in products:
+        batch.add_node("Product", {"id": pid, "title": f"title of {pid}", "text_hash": text_hash})
+        batch.add_edge("MADE_BY", pid, brand)
+        batch.add_edge("IN_CATEGORY", pid, "Tools > Adhesives")
+        batch.replace_catalogue_edges.append(pid)
+    return batch
+
+
+def test_new_and_known_products_in_one_batch(store, toy_dir):
+    load_dir(store, toy_dir)
+    arrow = dict(store.iter_edges("MADE_BY"))["p3"]
+    store.apply(_catalogue_batch("2030-01-01T00:00:00Z", ("p9", "stanley", "h9"), ("p1", arrow, "h1")))
+    assert store.get_node("Product", "p9") == {"id": "p9", "title": "title of p9", "text_hash": "h9",
+                                               "updated_at": "2030-01-01T00:00:00Z"}
+    assert store.get_node("Product", "p1")["updated_at"] == "2030-01-01T00:00:00Z"
+    made_by = set(store.iter_edges("MADE_BY"))
+    assert {("p9", "stanley"), ("p1", arrow)} <= made_by and ("p1", "stanley") not in made_by
+    assert ("p9", "Tools > Adhesives") in set(store.iter_edges("IN_CATEGORY"))
+    assert not [e for e in store.iter_edges("HAS_ATTRIBUTE") if e[0] in ("p1", "p9")]
+    counts = store.counts()
+    assert counts["nodes"]["Product"] == TOY_COUNTS["nodes"]["Product"] + 1
+    assert counts["relationships"]["MADE_BY"] == TOY_COUNTS["relationships"]["MADE_BY"] + 1
+
+
+def test_a_new_product_twice_in_one_batch_is_one_node(store, toy_dir):
+    load_dir(store, toy_dir)
+    arrow = dict(store.iter_edges("MADE_BY"))["p3"]
+    store.apply(_catalogue_batch("2030-01-01T00:00:00Z", ("p9", "stanley", "h9"), ("p9", arrow, "h9b")))
+    assert store.get_node("Product", "p9")["text_hash"] == "h9b"
+    assert {dst for src, dst in store.iter_edges("MADE_BY") if src == "p9"} == {"stanley", arrow}
+    assert store.counts()["nodes"]["Product"] == TOY_COUNTS["nodes"]["Product"] + 1
+
+
+@pytest.mark.parametrize("known", [False, True], ids=["new product", "known product"])
+def test_catalogue_edge_to_a_missing_target_rejects_the_batch(store, toy_dir, known):
+    load_dir(store, toy_dir)
+    before = store.get_node("Product", "p1")
+    batch = _catalogue_batch("2030-01-01T00:00:00Z", ("p1" if known else "p9", "ghost-brand", "h"),
+                             ("p8", "stanley", "h8"))
+    with pytest.raises(KgError):
+        store.apply(batch)
+    assert store.get_node("Product", "p8") is None and store.get_node("Product", "p9") is None
+    assert store.get_node("Product", "p1") == before
+    assert store.counts() == TOY_COUNTS
+
+
 def test_paths_shortest_first_no_users_by_default(store, toy_dir):
     load_dir(store, toy_dir)
     paths = store.find_paths(("User", "u1"), ("Product", "p3"), k=3)
