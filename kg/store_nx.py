@@ -29,6 +29,10 @@ GRAPH_FILE = "graph.json"
 # Entries of the path-search cache (a node's neighbours, or the half-paths from a node)
 # before it starts again.
 PATH_CACHE = 200_000
+# At a search's last length, halves of x and y tips meet over a middle node by intersecting the
+# adjacency of each (x, y) pair (`_join_over_middle`) when there are at most this many pairs;
+# more, and growing one side's level is cheaper.
+MIDDLE_PAIRS = 64
 # A path under construction from one end: its nodes and hops in path order; a hop is a plain
 # (rel, forward) tuple until the path is built (`_path` makes the `Hop`s).
 HalfPath = tuple[tuple[NodeKey, ...], tuple[tuple[str, bool], ...]]
@@ -307,7 +311,16 @@ class NetworkxStore:
         found: list[GraphPath] = []
         for length in range(1, max_hops + 1):
             if a + b + 1 < length:
-                if self._cost(fwd[a]) <= self._cost(bwd[b]):
+                # a level some earlier search built costs nothing: popular items recur in many
+                # users' searches, while a user's own wide levels serve one request
+                fwd_ready, bwd_ready = len(fwd) > a + 1, len(bwd) > b + 1
+                if (length == max_hops and not (fwd_ready or bwd_ready)
+                        and len(fwd[a][0]) * len(bwd[b][0]) <= MIDDLE_PAIRS):
+                    # the last length: no level is grown (and cached) for one join
+                    self._join_over_middle(fwd[a][0], bwd[b][0], types, through_users, found, k)
+                    break
+                if (fwd_ready > bwd_ready if fwd_ready != bwd_ready
+                        else self._cost(fwd[a]) <= self._cost(bwd[b])):
                     a += 1
                     fwd = self._levels(src, True, types, through_users, a)
                 else:
@@ -341,6 +354,58 @@ class NetworkxStore:
                 break
         found.sort(key=lambda p: path_sort_key(*p))
         return [self._path(list(nodes), list(hops)) for nodes, hops in found[:k]]
+
+    def _join_over_middle(self, heads: dict, tails: dict, types: frozenset[str],
+                          through_users: bool, found: list, k: int) -> None:
+        """Adds to ``found`` the first paths (in path order, all of a node sequence at once,
+        until k) made of a forward half, two relationships x - m - y, and a backward half:
+        the middle nodes m come from intersecting the adjacency dicts of x and y (in C, over
+        the shorter of the two), so neither end's next level is built. A user's level of
+        co-buyers (thousands of half-paths at 100k products) would serve this one join only.
+        """
+        firsts = sorted(((f_nodes, f_hops, x) for x in heads for f_nodes, f_hops in heads[x]),
+                        key=lambda half: half[0])
+        i = 0
+        while i < len(firsts) and len(found) < k:
+            f_nodes = firsts[i][0]
+            candidates = []  # (nodes, hops) of every path through this forward half's nodes
+            while i < len(firsts) and firsts[i][0] == f_nodes:
+                _, f_hops, x = firsts[i]
+                for y, halves in tails.items():
+                    for m, first, second in self._middles(x, y, types, through_users):
+                        for b_nodes, b_hops in halves:
+                            nodes = f_nodes + (m,) + b_nodes
+                            if len(set(nodes)) == len(nodes):
+                                candidates.append((nodes, f_hops + (first, second) + b_hops))
+                i += 1
+            candidates.sort(key=lambda path: path[0])
+            j = 0
+            while j < len(candidates) and len(found) < k:
+                nodes = candidates[j][0]
+                while j < len(candidates) and candidates[j][0] == nodes:  # same nodes, other hops
+                    found.append(candidates[j])
+                    j += 1
+
+    def _middles(self, x: NodeKey, y: NodeKey, types: frozenset[str], through_users: bool
+                 ) -> Iterator[tuple]:
+        """(m, hop x -> m, hop m -> y) for every m linked to both x and y by relationships of
+        ``types`` (a user only when ``through_users``)."""
+        succ, pred = self.g._succ, self.g._pred
+        sx, px, sy, py = succ[x], pred[x], succ[y], pred[y]
+        mids = (sx.keys() & sy.keys()) | (sx.keys() & py.keys()) | (px.keys() & sy.keys()) | (px.keys() & py.keys())
+        for m in mids:
+            if m[0] == USER and not through_users:
+                continue
+            firsts = [FORWARD[d["type"]] for d in sx.get(m, {}).values() if d["type"] in types]
+            firsts += [BACKWARD[d["type"]] for d in px.get(m, {}).values() if d["type"] in types]
+            if not firsts:
+                continue
+            # m -> y is an edge in y's predecessors; y -> m, walked from m, one in its successors
+            seconds = [FORWARD[d["type"]] for d in py.get(m, {}).values() if d["type"] in types]
+            seconds += [BACKWARD[d["type"]] for d in sy.get(m, {}).values() if d["type"] in types]
+            for first in firsts:
+                for second in seconds:
+                    yield m, first, second
 
     def _meeting_hops(self, fwd: list, bwd: list, types: frozenset[str]) -> Iterator[tuple]:
         """Every (x, y, hop) with a relationship x-y, x a tip of the forward level ``fwd`` and y
