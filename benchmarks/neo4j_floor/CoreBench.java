@@ -1,10 +1,11 @@
 /*
  * The storage engine's floor for a catalogue load: products and their catalogue edges written
  * in process through Neo4j's Core API (no Bolt, no Cypher, no Python), against the same rows
- * through the loader's CREATE statement run in the same JVM (tx.execute). Shows how fast any
+ * through the loader's CREATE statement (kg/store_neo4j.py, passed in a file by run.py) run in the
+ * same JVM (tx.execute). Shows how fast any
  * statement shape could be on this machine (docs/benchmarks.md, "Loading").
  *
- *   bash benchmarks/neo4j_floor/run.sh MODE [PRODUCTS] [BATCH]
+ *   python benchmarks/neo4j_floor/run.py MODE [PRODUCTS] [BATCH]   (java CoreBench MODE N BATCH STATEMENT_FILE DB_DIR)
  *
  * MODE: core | cypher, optionally with -norels (products only) and/or -minprops (id and two
  * short properties). 2,000 brands (half-normal popularity), 3,000 categories and 5,000
@@ -21,21 +22,10 @@ import org.neo4j.io.ByteUnit;
 public class CoreBench {
     static final Label P = Label.label("Product"), B = Label.label("Brand"), C = Label.label("Category"), A = Label.label("Attribute");
     static final RelationshipType MB = RelationshipType.withName("MADE_BY"), IC = RelationshipType.withName("IN_CATEGORY"), HA = RelationshipType.withName("HAS_ATTRIBUTE");
-    static final String CYPHER = String.join("\n",
-      "CALL () { UNWIND $brands AS id OPTIONAL MATCH (n:Brand {id: id}) RETURN collect([n]) AS B }",
-      "CALL () { UNWIND $categories AS id OPTIONAL MATCH (n:Category {id: id}) RETURN collect([n]) AS C }",
-      "CALL () { UNWIND $attributes AS id OPTIONAL MATCH (n:Attribute {id: id}) RETURN collect([n]) AS A }",
-      "UNWIND $rows AS row",
-      "CREATE (p:Product) SET p = row.props",
-      "WITH p, row, B, C, A",
-      "FOREACH (x IN [i IN row.b WHERE B[i][0] IS NOT NULL | B[i][0]] | CREATE (p)-[:MADE_BY]->(x))",
-      "FOREACH (x IN [i IN row.c WHERE C[i][0] IS NOT NULL | C[i][0]] | CREATE (p)-[:IN_CATEGORY]->(x))",
-      "FOREACH (x IN [i IN row.a WHERE A[i][0] IS NOT NULL | A[i][0]] | CREATE (p)-[:HAS_ATTRIBUTE]->(x))",
-      "RETURN count(*) AS n");
-
     public static void main(String[] args) throws Exception {
         String mode = args[0]; int n = Integer.parseInt(args[1]); int batch = Integer.parseInt(args[2]);
-        java.nio.file.Path home = Files.createTempDirectory("corebench");
+        String cypher = Files.readString(java.nio.file.Path.of(args[3]));
+        java.nio.file.Path home = java.nio.file.Path.of(args[4]);
         DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
             .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(128))
             .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false).build();
@@ -90,7 +80,7 @@ public class CoreBench {
                 }
                 Map<String,Object> params = new HashMap<>(); params.put("rows", prow);
                 params.put("brands", new ArrayList<>(bi.keySet())); params.put("categories", new ArrayList<>(ci.keySet())); params.put("attributes", new ArrayList<>(ai.keySet()));
-                tx.execute(CYPHER, params).resultAsString();
+                tx.execute(cypher, params).resultAsString();
               }
               tx.commit();
             }
