@@ -55,10 +55,17 @@ class RowScores:
     values: np.ndarray | None = None
     mean: float = 0.0
     std: float = 0.0
+    #: a dot-product row (`DotItems.row`): scores dots.items @ vector, never materialised
+    #: unless a blend needs them (`Blend.combine_row` folds them into one product)
+    vector: torch.Tensor | None = None
+    dots: "DotItems | None" = None
 
     @classmethod
     def of(cls, scores) -> "RowScores":
-        """From a dense tensor [n] (or [1, n]) or a scipy sparse row [1, n]."""
+        """From a dense tensor [n] (or [1, n]), a scipy sparse row [1, n], or a RowScores (a
+        `DotItems.row`, kept as it is)."""
+        if isinstance(scores, RowScores):
+            return scores
         if sp.issparse(scores):
             # a row of a scipy product holds each index once (unsorted: sorting 14k entries of
             # the text bridge's row cost more than blending them)
@@ -84,6 +91,8 @@ class RowScores:
         items = np.asarray(items, dtype=np.int64)
         if self.dense is not None:
             raw = self.dense.numpy()[items].astype(np.float64)
+        elif self.vector is not None:
+            raw = (self.dots.items.numpy()[items] @ self.vector.numpy()).astype(np.float64)
         else:
             raw = np.zeros(len(items))
             if len(items):
@@ -93,6 +102,32 @@ class RowScores:
                 hit = wanted[pos] == self.indices
                 raw[order[pos[hit]]] = self.values[hit]
         return ((raw - self.mean) * self.scale).astype(np.float32)
+
+
+class DotItems:
+    """Item vectors E [n, d] that score a query vector u as E @ u (the R-GCN's embeddings).
+
+    A row's mean and standard deviation over the n items follow from u alone, mean = u . mu and
+    var = u^T C u / (n - 1) with mu and C the vectors' mean and centred scatter matrix (float64,
+    computed once): a request then needs no pass over its 100k scores for them, and the blend
+    folds its weights into the vectors (`Blend.combine_row`), so the whole dense part of a
+    request is one matrix-vector product.
+    """
+
+    def __init__(self, items: torch.Tensor) -> None:
+        self.items = torch.as_tensor(items, dtype=torch.float32).contiguous()
+        e = self.items.double()
+        mu = e.mean(0)
+        centred = e - mu
+        self.mu, self.scatter = mu.numpy(), (centred.T @ centred).numpy()
+
+    def row(self, vector: torch.Tensor) -> RowScores:
+        """The `RowScores` of E @ vector, its scores left to whoever needs them."""
+        vector = torch.as_tensor(vector, dtype=torch.float32).reshape(-1)
+        u = vector.double().numpy()
+        n = len(self.items)
+        var = max(float(u @ self.scatter @ u), 0.0) / max(n - 1, 1)
+        return RowScores(mean=float(u @ self.mu), std=float(np.sqrt(var)), vector=vector, dots=self)
 
 
 @dataclass
@@ -131,7 +166,9 @@ class Blend:
 
         Each part's z-score w (s - mean) / std is w / std times its raw scores plus a constant,
         so the constants of every part are summed once per group and a sparse part adds its
-        scaled scores at its own items only.
+        scaled scores at its own items only. A dot-product part (`DotItems`) is one product
+        with its vectors pre-multiplied by each item's weight, plus a column holding the cold
+        items' extra constant: the dense part of the blend in one pass over memory.
         """
         cold_np = cold_items.numpy()
         shift = {"warm": 0.0, "cold": self.offset}
@@ -141,20 +178,42 @@ class Blend:
             coef[name] = (w, c)
             shift["warm"] -= w * row.mean
             shift["cold"] -= c * row.mean
-        total = torch.where(cold_items, torch.tensor(shift["cold"], dtype=torch.float32),
-                            torch.tensor(shift["warm"], dtype=torch.float32))
+        dots = [n for n, row in rows.items() if row.vector is not None and any(coef[n])]
+        if dots:
+            name, row = dots[0], rows[dots[0]]
+            fused = self._fused(name, row.dots, cold_items)
+            query = torch.cat([row.vector * row.scale,
+                               torch.tensor([shift["cold"] - shift["warm"]], dtype=torch.float32)])
+            total = torch.mv(fused, query).add_(shift["warm"])
+        else:
+            total = torch.where(cold_items, torch.tensor(shift["cold"], dtype=torch.float32),
+                                torch.tensor(shift["warm"], dtype=torch.float32))
         out = total.numpy()
         for name, row in rows.items():
             w, c = coef[name]
-            if not (w or c):
+            if not (w or c) or (dots and name == dots[0]):
                 continue
-            if row.dense is not None:
+            if row.dense is not None or row.vector is not None:
+                dense = row.dense if row.dense is not None else row.dots.items @ row.vector
                 weight = torch.where(cold_items, torch.tensor(c, dtype=torch.float32),
                                      torch.tensor(w, dtype=torch.float32))
-                total.addcmul_(weight, row.dense)
+                total.addcmul_(weight, dense)
             else:
                 out[row.indices] += np.where(cold_np[row.indices], c, w) * row.values
         return total
+
+    def _fused(self, name: str, dots: DotItems, cold_items: torch.Tensor) -> torch.Tensor:
+        """[n, d + 1]: each item's vector times its group's weight for part ``name``, then 1 for
+        a cold item (0 for a warm one); built once per blend, part and item set."""
+        key = (name, id(dots), id(cold_items), self.warm.get(name, 0.0), self.cold.get(name, 0.0))
+        cached = getattr(self, "_fused_cache", None)
+        if cached is None or cached[0] != key:
+            weight = torch.where(cold_items, torch.tensor(self.cold.get(name, 0.0)),
+                                 torch.tensor(self.warm.get(name, 0.0)))
+            fused = torch.cat([dots.items * weight[:, None], cold_items.float()[:, None]], 1)
+            # the objects are kept with it, so their ids in the key are not reused
+            cached = self._fused_cache = (key, fused.contiguous(), dots, cold_items)
+        return cached[1]
 
     def contributions_at(self, rows: Mapping[str, RowScores], cold_items: torch.Tensor,
                          items) -> dict[str, np.ndarray]:

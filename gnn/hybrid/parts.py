@@ -28,6 +28,7 @@ import torch
 
 from gnn.eval.baselines.base import TrainData, to_tensor
 from gnn.eval.baselines.user_knn import user_knn_row, user_knn_scores
+from gnn.hybrid.blend import DotItems, RowScores
 from gnn.infer import Inductor
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,9 @@ class Part:
         raise NotImplementedError
 
     def row_scores(self, history: sp.csr_matrix, users: torch.Tensor | None):
-        """One history's scores (a request): a dense [n_items] tensor, or a CSR row [1, n_items]
+        """One history's scores (a request): a dense [n_items] tensor, a CSR row [1, n_items]
         from parts whose scores are zero but for a few items, which the blend then adds there
-        only (`gnn.hybrid.blend.RowScores`)."""
+        only, or a `RowScores` of dot products (`gnn.hybrid.blend.DotItems`)."""
         return self.scores(history, users)[0]
 
     def choose(self, grid: list[dict], validate, setting: str, prepare=None) -> None:
@@ -340,6 +341,23 @@ class RGCNPart(Part):
         part = cls()
         part.embeddings, part.inductor, part.params = embeddings, inductor, dict(params)
         return part
+
+    def row_scores(self, history, users) -> RowScores:
+        # the user's vector, not its 100k dot products: the blend folds them into one product
+        history = sp.csr_matrix(history)
+        if users is not None:
+            vector = self.embeddings.users[int(users[0])]
+        else:
+            vector = self.inductor.embed_user(history.indices[history.indptr[0] : history.indptr[1]])
+        return self.dot_items.row(vector)
+
+    @property
+    def dot_items(self) -> DotItems:
+        """The product embeddings with their moments (made once per embeddings)."""
+        cached = getattr(self, "_dot_items", None)
+        if cached is None or cached[0] is not self.embeddings.items:
+            cached = self._dot_items = (self.embeddings.items, DotItems(self.embeddings.items))
+        return cached[1]
 
     def scores(self, history, users):
         if users is not None:

@@ -14,7 +14,7 @@ from gnn.eval.baselines.base import TrainData, sparse_rows
 from gnn.eval.kgrec import KGRec
 from gnn.eval.split import Part as SplitPart
 from gnn.eval.split import split_snapshot
-from gnn.hybrid.blend import Blend, RowScores, search_blend, standardise
+from gnn.hybrid.blend import Blend, DotItems, RowScores, search_blend, standardise
 from gnn.hybrid.parts import (MIN_WEIGHT, NeighbourPart, TextBridgePart, TextPart, text_kernel,
                               text_neighbours, warm_text_kernel)
 from kg.schema import PRODUCT
@@ -177,6 +177,44 @@ def test_a_sparse_row_blends_as_its_dense_z_scores():
         np.testing.assert_allclose(got[name], want[name][0, items].numpy(), rtol=1e-5, atol=1e-5)
     assert rows["s"].std == pytest.approx(float(torch.from_numpy(sparse.toarray()).std()),
                                           rel=1e-6)
+
+
+def test_a_dot_product_row_blends_as_its_dense_z_scores():
+    """A `DotItems.row` has the mean and std of its materialised scores (from the vectors'
+    moments, with an offset far from zero), `Blend.combine_row` folds it into one product
+    with the cold items' constant (alone, or beside a second dot row and a sparse part),
+    and `contributions_at` reads it at the items."""
+    rng = np.random.default_rng(7)
+    n, d = 60, 5
+    cold = torch.from_numpy(rng.random(n) < 0.4)
+    items = DotItems(torch.from_numpy((rng.normal(size=(n, d)) + 3.0).astype(np.float32)))
+    other = DotItems(torch.from_numpy(rng.normal(size=(n, d)).astype(np.float32)))
+    u, v = (torch.from_numpy(rng.normal(size=d).astype(np.float32)) for _ in range(2))
+    row = items.row(u)
+    full = items.items @ u
+    assert row.mean == pytest.approx(float(full.mean()), rel=1e-5)
+    assert row.std == pytest.approx(float(full.std()), rel=1e-5)
+    sparse = sp.random(1, n, density=0.3, random_state=8, dtype=np.float32, format="csr")
+    dense = {"r": full[None], "o": (other.items @ v)[None],
+             "s": torch.from_numpy(sparse.toarray())}
+    for names in (("r",), ("r", "s"), ("r", "o", "s")):
+        blend = Blend(warm={"r": 2.0, "o": 0.5, "s": 1.0}, cold={"r": 1.0, "o": 3.0}, offset=2.5)
+        rows = {"r": row, "o": other.row(v), "s": RowScores.of(sparse)}
+        rows = {name: rows[name] for name in names}
+        z = {name: standardise(dense[name]) for name in names}
+        torch.testing.assert_close(blend.combine_row(rows, cold), blend.combine(z, cold)[0],
+                                   rtol=1e-5, atol=1e-5)
+        at = rng.permutation(n)[:6]
+        want = blend.contributions(z, cold)
+        got = blend.contributions_at(rows, cold, at)
+        assert set(got) == set(want) == set(names)
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name][0, at].numpy(), rtol=1e-5, atol=1e-5)
+    # another weight for the part builds its folded vectors again
+    blend.warm["r"] = 0.25
+    z = {name: standardise(dense[name]) for name in names}
+    torch.testing.assert_close(blend.combine_row(rows, cold), blend.combine(z, cold)[0],
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_blend_search_finds_the_known_best_weights():
