@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from gnn.eval.baselines.base import row_indices
 from gnn.hybrid.blend import standardise
 from gnn.hybrid.ranker import history_row
 from service.errors import invalid, not_found
@@ -52,8 +53,7 @@ def resolve_history(state: ServingState, req: RecommendRequest) -> tuple[int | N
         if idx is None:
             raise not_found(f"history[{i}]", f"unknown item {pid!r}")
         items.append(idx)
-    m = state.matrix  # the user's row read from its index arrays (scipy's row slice is slower)
-    own = m.indices[m.indptr[user] : m.indptr[user + 1]].tolist() if user is not None else []
+    own = row_indices(state.matrix, user).tolist() if user is not None else []
     return user, list(dict.fromkeys(own + items))
 
 

@@ -104,6 +104,12 @@ class RowScores:
         return ((raw - self.mean) * self.scale).astype(np.float32)
 
 
+def by_group(cold_items: torch.Tensor, warm: float, cold: float) -> torch.Tensor:
+    """float32 [n]: ``cold`` at the cold items, ``warm`` at the others."""
+    return torch.where(cold_items, torch.tensor(cold, dtype=torch.float32),
+                       torch.tensor(warm, dtype=torch.float32))
+
+
 class DotItems:
     """Item vectors E [n, d] that score a query vector u as E @ u (the R-GCN's embeddings).
 
@@ -156,9 +162,8 @@ class Blend:
         out = {}
         for name, scores in z.items():
             if self.warm.get(name) or self.cold.get(name):
-                weight = torch.where(cold_items, torch.tensor(self.cold.get(name, 0.0)),
-                                     torch.tensor(self.warm.get(name, 0.0)))
-                out[name] = weight * scores
+                out[name] = by_group(cold_items, self.warm.get(name, 0.0),
+                                     self.cold.get(name, 0.0)) * scores
         return out
 
     def combine_row(self, rows: Mapping[str, RowScores], cold_items: torch.Tensor) -> torch.Tensor:
@@ -186,8 +191,7 @@ class Blend:
                                torch.tensor([shift["cold"] - shift["warm"]], dtype=torch.float32)])
             total = torch.mv(fused, query).add_(shift["warm"])
         else:
-            total = torch.where(cold_items, torch.tensor(shift["cold"], dtype=torch.float32),
-                                torch.tensor(shift["warm"], dtype=torch.float32))
+            total = by_group(cold_items, shift["warm"], shift["cold"])
         out = total.numpy()
         for name, row in rows.items():
             w, c = coef[name]
@@ -195,9 +199,7 @@ class Blend:
                 continue
             if row.dense is not None or row.vector is not None:
                 dense = row.dense if row.dense is not None else row.dots.items @ row.vector
-                weight = torch.where(cold_items, torch.tensor(c, dtype=torch.float32),
-                                     torch.tensor(w, dtype=torch.float32))
-                total.addcmul_(weight, dense)
+                total.addcmul_(by_group(cold_items, w, c), dense)
             else:
                 out[row.indices] += np.where(cold_np[row.indices], c, w) * row.values
         return total
@@ -208,8 +210,7 @@ class Blend:
         key = (name, id(dots), id(cold_items), self.warm.get(name, 0.0), self.cold.get(name, 0.0))
         cached = getattr(self, "_fused_cache", None)
         if cached is None or cached[0] != key:
-            weight = torch.where(cold_items, torch.tensor(self.cold.get(name, 0.0)),
-                                 torch.tensor(self.warm.get(name, 0.0)))
+            weight = by_group(cold_items, self.warm.get(name, 0.0), self.cold.get(name, 0.0))
             fused = torch.cat([dots.items * weight[:, None], cold_items.float()[:, None]], 1)
             # the objects are kept with it, so their ids in the key are not reused
             cached = self._fused_cache = (key, fused.contiguous(), dots, cold_items)

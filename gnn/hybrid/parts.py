@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from gnn.eval.baselines.base import TrainData, to_tensor
+from gnn.eval.baselines.base import TrainData, row_indices, to_tensor
 from gnn.eval.baselines.user_knn import user_knn_row, user_knn_scores
 from gnn.hybrid.blend import DotItems, RowScores
 from gnn.infer import Inductor
@@ -344,11 +344,10 @@ class RGCNPart(Part):
 
     def row_scores(self, history, users) -> RowScores:
         # the user's vector, not its 100k dot products: the blend folds them into one product
-        history = sp.csr_matrix(history)
         if users is not None:
             vector = self.embeddings.users[int(users[0])]
         else:
-            vector = self.inductor.embed_user(history.indices[history.indptr[0] : history.indptr[1]])
+            vector = self.inductor.embed_user(row_indices(sp.csr_matrix(history), 0))
         return self.dot_items.row(vector)
 
     @property
@@ -364,6 +363,6 @@ class RGCNPart(Part):
             return self.embeddings.score(users)
         # new users: embedded from their items by the trained R-GCN (gnn.infer), no retraining
         history = sp.csr_matrix(history)
-        rows = [self.inductor.embed_user(history.indices[history.indptr[r] : history.indptr[r + 1]])
+        rows = [self.inductor.embed_user(row_indices(history, r))
                 for r in range(history.shape[0])]
         return torch.stack(rows) @ self.embeddings.items.T

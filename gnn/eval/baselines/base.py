@@ -133,6 +133,12 @@ def sparse_rows(matrix: sp.csr_matrix, users: torch.Tensor) -> sp.csr_matrix:
     return matrix[np.asarray(users.cpu(), dtype=np.int64)]
 
 
+def row_indices(matrix: sp.csr_matrix, row: int) -> np.ndarray:
+    """The column indices of one CSR row, read from its index arrays (a view: scipy's row
+    slice builds a new matrix, which costs a request more than the read)."""
+    return matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]
+
+
 def to_tensor(array) -> torch.Tensor:
     """A float32 CPU tensor from a dense numpy array or a scipy sparse matrix."""
     if sp.issparse(array):
