@@ -96,11 +96,12 @@ def rank(state: ServingState, req: RecommendRequest, query_scores=None) -> Ranki
     user, history = resolve_history(state, req)
     ranker = state.ranker
     n = len(state.product_ids)
-    total = torch.zeros(n)
     rows = {}
     if history:
         users = torch.tensor([user]) if user is not None and not req.history else None
         total, rows = ranker.score_row(history_row(history, n), users)
+    else:
+        total = torch.zeros(n)
     matches, query = [], None
     if query_scores is not None:
         scores, matches = query_scores
@@ -122,7 +123,7 @@ def rank(state: ServingState, req: RecommendRequest, query_scores=None) -> Ranki
     contributions = ranker.blend.contributions_at(rows, ranker.cold_items, items) if rows else {}
     if query is not None:
         contributions["query"] = query[items].numpy()
-    return Ranking(items, [round(float(s), 5) for s in top[0]], history, user,
+    return Ranking(items, [round(s, 5) for s in top[0].tolist()], history, user,
                    contributions, matches)
 
 

@@ -177,6 +177,13 @@ def test_a_sparse_row_blends_as_its_dense_z_scores():
         np.testing.assert_allclose(got[name], want[name][0, items].numpy(), rtol=1e-5, atol=1e-5)
     assert rows["s"].std == pytest.approx(float(torch.from_numpy(sparse.toarray()).std()),
                                           rel=1e-6)
+    # a sparse RowScores made without its width reads items past its last index as zeros
+    row = rows["s"]
+    bare = RowScores(None, row.indices, row.values, row.mean, row.std)
+    np.testing.assert_array_equal(bare.at(items), row.at(items))
+    past = np.array([n + 3, int(row.indices[0])])
+    np.testing.assert_allclose(bare.at(past), [-row.mean * row.scale, row.at(past[1:])[0]],
+                               rtol=1e-6)
 
 
 def test_a_dot_product_row_blends_as_its_dense_z_scores():

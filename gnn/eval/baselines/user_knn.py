@@ -120,9 +120,12 @@ def user_knn_row(history: sp.csr_matrix, matrix: sp.csr_matrix, matrix_t: sp.csr
     """
     if history.shape[0] != 1:
         raise ValueError(f"user_knn_row scores one history, got {history.shape[0]} rows")
-    overlap = history @ matrix_t
-    overlap.sum_duplicates()  # sorted user indices
-    users, dots = overlap.indices, overlap.data
+    # history @ matrix_t of a binary row is each co-user's count of shared items: counted from
+    # the items' own rows of matrix_t (scipy's product sets up work arrays over all users)
+    buyers = [matrix_t.indices[matrix_t.indptr[i] : matrix_t.indptr[i + 1]] for i in history.indices]
+    users, counts = np.unique(np.concatenate(buyers) if buyers else np.zeros(0, np.int32),
+                              return_counts=True)
+    dots = counts.astype(np.float32)
     own = np.float32(np.sqrt(history.getnnz()))
     similarity = dots / (own * np.asarray(norms)[users] + shrink + 1e-12)
     if user is not None:
