@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from gnn.eval.baselines.base import Recommender, TrainData, sparse_rows, to_tensor
+from gnn.eval.baselines.base import Recommender, TrainData, row_indices, sparse_rows, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def user_knn_row(history: sp.csr_matrix, matrix: sp.csr_matrix, matrix_t: sp.csr
         raise ValueError(f"user_knn_row scores one history, got {history.shape[0]} rows")
     # history @ matrix_t of a binary row is each co-user's count of shared items: counted from
     # the items' own rows of matrix_t (scipy's product sets up work arrays over all users)
-    buyers = [matrix_t.indices[matrix_t.indptr[i] : matrix_t.indptr[i + 1]] for i in history.indices]
+    buyers = [row_indices(matrix_t, i) for i in history.indices]
     users, counts = np.unique(np.concatenate(buyers) if buyers else np.zeros(0, np.int32),
                               return_counts=True)
     dots = counts.astype(np.float32)
