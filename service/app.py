@@ -16,6 +16,7 @@ from flask import Flask, g, request
 
 from service import errors
 from service.config import Config, load_config
+from service.jsonio import OrjsonProvider
 
 log = logging.getLogger("kgrec.access")
 
@@ -107,8 +108,8 @@ def create_app(config: Config | None = None, *, load_bundle: bool = True) -> Fla
 
     config = config or load_config()
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)  # keys in the order the views build them
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.json.sort_keys = False
     ext = Kgrec(config)
     app.extensions["kgrec"] = ext
     errors.register(app)
