@@ -79,6 +79,12 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def _heaps_settled(log: Path) -> int:
+    """How many times a worker logged that its heap is on huge pages, or why not."""
+    text = log.read_text(errors="replace")
+    return text.count('"heap on huge pages') + text.count('"huge pages not used')
+
+
 def parse_wrk(out: str) -> dict:
     """p50/p90/p99 (ms), requests/s and non-2xx answers from `wrk --latency` output."""
     lat = {f"p{p}": _ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M)}
@@ -117,9 +123,10 @@ def main() -> None:
     script.write_text(LUA % {"users": users, "seed": 0, "explain": explain})
     port = _free_port()
     env = dict(os.environ, KGREC_HOME=str(home), KGREC_DEVICE="cpu", KGREC_RELOAD_POLL="0")
+    log = work / "server.log"  # the workers' JSON logs, read to see their heaps settled
     server = subprocess.Popen([sys.executable, "-m", "service", "serve", "--workers", str(args.workers),
                                "--bind", f"127.0.0.1:{port}"], env=env, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 900  # a 100k catalogue: graph and text kernel per worker
@@ -132,6 +139,13 @@ def main() -> None:
                 pass
             if time.time() > deadline or server.poll() is not None:
                 sys.exit("the service did not become ready")
+            time.sleep(1)
+        # each worker moves its heap to huge pages in the background once the bundle and the
+        # store are loaded (service.heap): measured after that, as a long-running service runs
+        from service.config import load_config
+
+        while (load_config(env).huge_pages and time.time() < deadline
+               and _heaps_settled(log) < 2 * args.workers):
             time.sleep(1)
         # warm-up: every worker loads lazily what the first requests need
         subprocess.run(["wrk", "-t1", "-c2", "-d5s", "-s", str(script), url], capture_output=True, check=True)

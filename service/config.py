@@ -41,6 +41,8 @@ class Config:
             one is loaded by every worker (0 disables: reload only on request) [KGREC_RELOAD_POLL].
         service_url: base URL of a running service that `kgrec refresh` tells to reload
             [KGREC_SERVICE_URL].
+        huge_pages: `kgrec serve`'s workers back their heap with 2 MB pages once the bundle and
+            the store are loaded (Linux >= 6.1; see service.heap) [KGREC_HUGE_PAGES: 1 or 0].
     """
 
     home: Path = field(default_factory=_default_home)
@@ -60,6 +62,7 @@ class Config:
     max_body_bytes: int = 65536
     reload_poll: float = 5.0
     service_url: str | None = None
+    huge_pages: bool = True
 
     @property
     def embedded_path(self) -> Path:
@@ -121,7 +124,9 @@ _ENV = {
     "max_body_bytes": "KGREC_MAX_BODY_BYTES",
     "reload_poll": "KGREC_RELOAD_POLL",
     "service_url": "KGREC_SERVICE_URL",
+    "huge_pages": "KGREC_HUGE_PAGES",
 }
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def load_config(environ: dict[str, str] | None = None) -> Config:
@@ -135,6 +140,10 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
             continue
         if "Path" in str(types[name]):
             values[name] = Path(raw).expanduser()
+        elif types[name] == "bool":
+            if raw.strip().lower() not in _TRUE + _FALSE:
+                raise ValueError(f"{var} must be 1 or 0 (or true/false), got {raw!r}")
+            values[name] = raw.strip().lower() in _TRUE
         elif types[name] in ("int", "float"):
             cast = int if types[name] == "int" else float
             try:

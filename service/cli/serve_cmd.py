@@ -70,6 +70,9 @@ def serve(config: Config, bind: str, workers: int, bundles: Path | None, timeout
 
             torch.set_num_threads(threads)
             _json_logging()
+            from service import heap
+
+            heap.enable_huge_pages(config.huge_pages)
             logging.getLogger("kgrec.serve").info("worker starting", extra={"fields": {
                 "pid": os.getpid(), "torch_threads": torch.get_num_threads()}})
             return create_app(config)
