@@ -8,6 +8,7 @@ Lets a new user run everything with no database server. The graph lives in memor
 from __future__ import annotations
 
 import functools
+import heapq
 import json
 import os
 import tempfile
@@ -50,6 +51,19 @@ def _type_set(rel_types: tuple[str, ...]) -> frozenset[str]:
     """One frozenset per allow-list: it keys many cache entries, and each would be a tracked
     object of its own."""
     return frozenset(rel_types)
+
+
+_NO_EDGES: dict = {}
+
+
+@functools.lru_cache(maxsize=256)
+def _sides(label: str, types: frozenset[str]) -> tuple[bool, bool, bool, bool]:
+    """For a node of ``label``: can its outgoing / incoming relationships include one of
+    ``types``, and can they lead to a user (from the schema's end labels)."""
+    rels = [REL_TYPES[t] for t in types if t in REL_TYPES]
+    return (any(r.src == label for r in rels), any(r.dst == label for r in rels),
+            any(r.src == label and r.dst == USER for r in rels),
+            any(r.dst == label and r.src == USER for r in rels))
 
 
 class NetworkxStore:
@@ -362,22 +376,38 @@ class NetworkxStore:
         the middle nodes m come from intersecting the adjacency dicts of x and y (in C, over
         the shorter of the two), so neither end's next level is built. A user's level of
         co-buyers (thousands of half-paths at 100k products) would serve this one join only.
+
+        The halves through one forward half's nodes all end at the same x, and their paths
+        order by m first: so middles are taken smallest first (a heap) and their hops read
+        only until enough paths are found, not for each of a popular pair's co-buyers.
         """
         firsts = sorted(((f_nodes, f_hops, x) for x in heads for f_nodes, f_hops in heads[x]),
                         key=lambda half: half[0])
         i = 0
         while i < len(firsts) and len(found) < k:
-            f_nodes = firsts[i][0]
-            candidates = []  # (nodes, hops) of every path through this forward half's nodes
+            f_nodes, _, x = firsts[i]
+            f_hops_all = []  # the hops of every forward half with these nodes
             while i < len(firsts) and firsts[i][0] == f_nodes:
-                _, f_hops, x = firsts[i]
-                for y, halves in tails.items():
-                    for m, first, second in self._middles(x, y, types, through_users):
-                        for b_nodes, b_hops in halves:
-                            nodes = f_nodes + (m,) + b_nodes
-                            if len(set(nodes)) == len(nodes):
-                                candidates.append((nodes, f_hops + (first, second) + b_hops))
+                f_hops_all.append(firsts[i][1])
                 i += 1
+            meets = [(y, halves, *self._middle_nodes(x, y, types, through_users))
+                     for y, halves in tails.items()]
+            middles = list(meets[0][2] if len(meets) == 1 else
+                           set().union(*(mids for _, _, mids, _ in meets)))
+            heapq.heapify(middles)
+            candidates = []  # (nodes, hops) of the paths through these nodes, by middle
+            while middles and len(candidates) < k - len(found):
+                m = heapq.heappop(middles)  # every later middle makes later node sequences
+                for y, halves, mids, sides in meets:
+                    if m not in mids:
+                        continue
+                    into_m, out_of_m = self._middle_hops(m, sides, types)
+                    for b_nodes, b_hops in halves:
+                        nodes = f_nodes + (m,) + b_nodes
+                        if len(set(nodes)) == len(nodes):
+                            candidates.extend((nodes, f_hops + (first, second) + b_hops)
+                                              for f_hops in f_hops_all for first in into_m
+                                              for second in out_of_m)
             candidates.sort(key=lambda path: path[0])
             j = 0
             while j < len(candidates) and len(found) < k:
@@ -386,26 +416,59 @@ class NetworkxStore:
                     found.append(candidates[j])
                     j += 1
 
-    def _middles(self, x: NodeKey, y: NodeKey, types: frozenset[str], through_users: bool
-                 ) -> Iterator[tuple]:
-        """(m, hop x -> m, hop m -> y) for every m linked to both x and y by relationships of
-        ``types`` (a user only when ``through_users``)."""
-        succ, pred = self.g._succ, self.g._pred
-        sx, px, sy, py = succ[x], pred[x], succ[y], pred[y]
-        mids = (sx.keys() & sy.keys()) | (sx.keys() & py.keys()) | (px.keys() & sy.keys()) | (px.keys() & py.keys())
-        for m in mids:
-            if m[0] == USER and not through_users:
-                continue
-            firsts = [FORWARD[d["type"]] for d in sx.get(m, {}).values() if d["type"] in types]
-            firsts += [BACKWARD[d["type"]] for d in px.get(m, {}).values() if d["type"] in types]
-            if not firsts:
-                continue
-            # m -> y is an edge in y's predecessors; y -> m, walked from m, one in its successors
-            seconds = [FORWARD[d["type"]] for d in py.get(m, {}).values() if d["type"] in types]
-            seconds += [BACKWARD[d["type"]] for d in sy.get(m, {}).values() if d["type"] in types]
-            for first in firsts:
-                for second in seconds:
-                    yield m, first, second
+    def _middle_nodes(self, x: NodeKey, y: NodeKey, types: frozenset[str], through_users: bool
+                      ) -> tuple[set, tuple[dict, dict, dict, dict]]:
+        """The nodes m adjacent to both x and y (a user only when ``through_users``; some may
+        have no hop of ``types``: `_middle_hops` then finds none), and the four adjacency dicts
+        they came from, for `_middle_hops`.
+
+        Only the sides of x and y that can hold a relationship of ``types`` are intersected
+        (`_sides`: a co-purchase join of two products needs their in-edges only), and without
+        ``through_users`` a side that holds users is read as its cached non-user part: a
+        popular product's in-edges are hundreds to thousands of buyers, and intersecting two
+        such sets only to drop every user they share was most of a catalogue search's time.
+        """
+        out_x, in_x = self._side_dicts(x, types, through_users)
+        out_y, in_y = self._side_dicts(y, types, through_users)
+        mids = ((out_x.keys() & out_y.keys()) | (out_x.keys() & in_y.keys())
+                | (in_x.keys() & out_y.keys()) | (in_x.keys() & in_y.keys()))
+        if not through_users:
+            mids = {m for m in mids if m[0] != USER}
+        return mids, (out_x, in_x, out_y, in_y)
+
+    @staticmethod
+    def _middle_hops(m: NodeKey, sides: tuple[dict, dict, dict, dict], types: frozenset[str]
+                     ) -> tuple[list, list]:
+        """(hops x -> m, hops m -> y) of ``types``, from `_middle_nodes`' adjacency dicts."""
+        out_x, in_x, out_y, in_y = sides
+        no = _NO_EDGES
+        firsts = [FORWARD[d["type"]] for d in out_x.get(m, no).values() if d["type"] in types]
+        firsts += [BACKWARD[d["type"]] for d in in_x.get(m, no).values() if d["type"] in types]
+        if not firsts:
+            return firsts, firsts
+        # m -> y is an edge in y's predecessors; y -> m, walked from m, one in its successors
+        seconds = [FORWARD[d["type"]] for d in in_y.get(m, no).values() if d["type"] in types]
+        seconds += [BACKWARD[d["type"]] for d in out_y.get(m, no).values() if d["type"] in types]
+        return firsts, seconds
+
+    def _side_dicts(self, node: NodeKey, types: frozenset[str], through_users: bool
+                    ) -> tuple[dict, dict]:
+        """``node``'s (successors, predecessors) adjacency dicts as `_middle_nodes` reads them: empty
+        for a side no relationship of ``types`` can use, and, unless ``through_users``, a side
+        that can hold users as its non-user entries (cached like `_neighbours`)."""
+        out_used, in_used, out_users, in_users = _sides(node[0], types)
+        out = self.g._succ[node] if out_used else _NO_EDGES
+        into = self.g._pred[node] if in_used else _NO_EDGES
+        if not through_users and (out_users and out or in_users and into):
+            key = ("non-user sides", node, types)
+            found = self._path_cache.get(key)
+            if found is None:
+                found = self._remember(key, tuple(
+                    {m: e for m, e in side.items() if m[0] != USER} if users else side
+                    for side, users in ((out, out_users and out_used),
+                                        (into, in_users and in_used))))
+            out, into = found
+        return out, into
 
     def _meeting_hops(self, fwd: list, bwd: list, types: frozenset[str]) -> Iterator[tuple]:
         """Every (x, y, hop) with a relationship x-y, x a tip of the forward level ``fwd`` and y
@@ -438,5 +501,5 @@ class NetworkxStore:
                     yield other, BACKWARD[data["type"]]
 
     def _path(self, nodes: list[NodeKey], hops: list[tuple[str, bool]]) -> GraphPath:
-        names = tuple(display_name(label, self.g.nodes[(label, i)], i) for label, i in nodes)
+        names = tuple(display_name(label, self.g._node[(label, i)], i) for label, i in nodes)
         return GraphPath(nodes=tuple(nodes), hops=tuple(Hop(*h) for h in hops), names=names)
