@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from gnn.eval.baselines.base import row_indices
-from gnn.hybrid.blend import standardise
+from gnn.hybrid.blend import BoundedRow, standardise
 from gnn.hybrid.ranker import history_row
 from service.errors import invalid, not_found
 from service.requests import Filters, RecommendRequest
@@ -99,9 +99,11 @@ def rank(state: ServingState, req: RecommendRequest, query_scores=None) -> Ranki
     rows = {}
     if history:
         users = torch.tensor([user]) if user is not None and not req.history else None
-        total, rows = ranker.score_row(history_row(history, n), users)
+        # totals within a bound of the exact ones; the top-k below is exact (gnn.hybrid.blend)
+        bounded, rows = ranker.score_row_bounded(history_row(history, n), users)
     else:
-        total = torch.zeros(n)
+        bounded = BoundedRow(torch.zeros(n))
+    total = bounded.total
     matches, query = [], None
     if query_scores is not None:
         scores, matches = query_scores
@@ -118,7 +120,7 @@ def rank(state: ServingState, req: RecommendRequest, query_scores=None) -> Ranki
             total[torch.tensor(history)] = float("-inf")
         candidates = n - len(history)
     k = min(req.k, candidates)
-    top = total.topk(k) if k else (torch.zeros(0), torch.zeros(0, dtype=torch.int64))
+    top = bounded.top_k(k, total) if k else (torch.zeros(0), torch.zeros(0, dtype=torch.int64))
     items = top[1].tolist()
     contributions = ranker.blend.contributions_at(rows, ranker.cold_items, items) if rows else {}
     if query is not None:

@@ -18,7 +18,7 @@ import torch
 
 from gnn.eval.baselines.base import TrainData, sparse_rows
 from gnn.eval.split import binary_matrix
-from gnn.hybrid.blend import Blend, RowScores, search_blend, standardise
+from gnn.hybrid.blend import Blend, BoundedRow, RowScores, search_blend, standardise
 from gnn.hybrid.parts import (NeighbourPart, Part, RGCNPart, TextBridgePart, TextPart,
                               text_neighbours)
 
@@ -99,8 +99,21 @@ class HybridRanker:
         What a request calls: the sparse parts stay sparse (`Part.row_scores`), which at 100k
         items makes a request's ranking several times cheaper than `score`'s dense rows.
         """
-        rows = {n: RowScores.of(self.parts[n].row_scores(history, users)) for n in self.used_parts}
+        rows = self.row_parts(history, users)
         return self.blend.combine_row(rows, self.cold_items), rows
+
+    def score_row_bounded(self, history: sp.csr_matrix, users: torch.Tensor | None = None
+                          ) -> tuple[BoundedRow, dict[str, RowScores]]:
+        """`score_row` as totals within a bound of the exact ones (`Blend.combine_row_bounded`),
+        whose `BoundedRow.top_k` is exact: what a request needs, at a quarter of the memory
+        traffic of the R-GCN product."""
+        rows = self.row_parts(history, users)
+        return self.blend.combine_row_bounded(rows, self.cold_items), rows
+
+    def row_parts(self, history: sp.csr_matrix, users: torch.Tensor | None
+                  ) -> dict[str, RowScores]:
+        """Each used part's `RowScores` of one history."""
+        return {n: RowScores.of(self.parts[n].row_scores(history, users)) for n in self.used_parts}
 
     def search(self, data: TrainData, cache: dict[str, torch.Tensor] | None = None,
                cache_users: np.ndarray | None = None) -> "HybridRanker":

@@ -14,7 +14,8 @@ from gnn.eval.baselines.base import TrainData, sparse_rows
 from gnn.eval.kgrec import KGRec
 from gnn.eval.split import Part as SplitPart
 from gnn.eval.split import split_snapshot
-from gnn.hybrid.blend import Blend, DotItems, RowScores, search_blend, standardise
+from gnn.hybrid.blend import (Blend, BoundedRow, DotItems, QuantisedRows, RowScores, search_blend,
+                              standardise)
 from gnn.hybrid.parts import (MIN_WEIGHT, NeighbourPart, TextBridgePart, TextPart, text_kernel,
                               text_neighbours, warm_text_kernel)
 from kg.schema import PRODUCT
@@ -222,6 +223,82 @@ def test_a_dot_product_row_blends_as_its_dense_z_scores():
     z = {name: standardise(dense[name]) for name in names}
     torch.testing.assert_close(blend.combine_row(rows, cold), blend.combine(z, cold)[0],
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("d", [5, 64, 130])
+def test_an_int8_product_stays_within_its_bound(d):
+    """`QuantisedRows.product` is within its error of the float32 product at every row, for
+    rows of very different scales, zero rows, blocks of 64 columns and a spiky query, and
+    ``approx_at`` recomputes the same values; the bound is tight enough to be useful."""
+    rng = np.random.default_rng(d)
+    n = 2000
+    for spread in (0.3, 2.0):  # row norms alike (embeddings), or apart by orders of magnitude
+        matrix = rng.normal(size=(n, d)) * rng.lognormal(0, spread, size=(n, 1))
+        matrix[:5] = 0.0
+        matrix = torch.from_numpy(matrix.astype(np.float32))
+        rows = QuantisedRows(matrix)
+        assert len(rows.blocks) == -(-d // 64)
+        for spiky in (False, True):
+            query = rng.normal(size=d) * ((rng.random(d) < 0.1) * 50.0 if spiky else 1.0)
+            query = torch.from_numpy(query.astype(np.float32))
+            approx, error, approx_at = rows.product(query)
+            exact = (matrix.double() @ query.double()).float()
+            assert float((approx - exact).abs().max()) <= error
+            if spread < 1 and not spiky and d == 64:  # under 10 % of the range at kgrec's d
+                assert error < 0.1 * float(exact.abs().max())
+            items = torch.from_numpy(rng.permutation(n)[:50])
+            torch.testing.assert_close(approx_at(items), approx[items], rtol=0, atol=0)
+
+
+def test_a_bounded_row_gives_the_exact_top_k():
+    """`BoundedRow.top_k` finds the exact totals' top-k from approximate totals within the
+    error (ties at the bound, -inf items, k as large as the finite items), and without an
+    error it is a plain top-k."""
+    rng = np.random.default_rng(3)
+    n, error = 5000, 0.05
+    for trial in range(20):
+        exact = torch.from_numpy(rng.normal(size=n).astype(np.float32))
+        exact[rng.integers(0, n, 30)] = float(exact.max())  # ties at the top
+        off = torch.from_numpy(rng.uniform(-error, error, size=n).astype(np.float32))
+        bounded = BoundedRow(exact + off, error, lambda items: -off[items])
+        total = bounded.total.clone()
+        gone = torch.from_numpy(rng.permutation(n)[: n - 40] if trial % 5 == 0 else np.arange(7))
+        total[gone] = float("-inf")
+        want = exact.clone()
+        want[gone] = float("-inf")
+        for k in (1, 10, 40 if trial % 5 == 0 else 100):
+            values, items = bounded.top_k(k, total)
+            torch.testing.assert_close(values, want.topk(k).values)
+            torch.testing.assert_close(want[items], values)
+            assert len(set(items.tolist())) == k
+    plain = BoundedRow(exact)
+    torch.testing.assert_close(plain.top_k(5)[1], exact.topk(5).indices)
+
+
+def test_a_request_ranks_as_the_exact_product(monkeypatch):
+    """`Blend.combine_row_bounded` (what a request calls) has totals within its error of
+    `combine_row`'s and the same top-k; where torch has no int8 product it is exact."""
+    rng = np.random.default_rng(11)
+    n, d = 3000, 64
+    cold = torch.from_numpy(rng.random(n) < 0.3)
+    items = DotItems(torch.from_numpy(rng.normal(size=(n, d)).astype(np.float32)))
+    sparse = sp.random(1, n, density=0.05, random_state=12, dtype=np.float32, format="csr")
+    blend = Blend(warm={"r": 1.0, "s": 2.0}, cold={"r": 0.5}, offset=-1.5)
+    for seed in range(10):
+        u = torch.from_numpy(np.random.default_rng(seed).normal(size=d).astype(np.float32))
+        rows = {"r": items.row(u), "s": RowScores.of(sparse)}
+        exact = blend.combine_row(rows, cold)
+        bounded = blend.combine_row_bounded(rows, cold)
+        assert bounded.error is not None
+        assert float((bounded.total - exact).abs().max()) <= bounded.error
+        values, top = bounded.top_k(10)
+        torch.testing.assert_close(top, exact.topk(10).indices)
+        torch.testing.assert_close(values, exact.topk(10).values, rtol=1e-5, atol=1e-5)
+    monkeypatch.delattr(torch, "_int_mm")
+    blend = Blend(warm={"r": 1.0, "s": 2.0}, cold={"r": 0.5}, offset=-1.5)
+    bounded = blend.combine_row_bounded(rows, cold)
+    assert bounded.error is None
+    torch.testing.assert_close(bounded.total, blend.combine_row(rows, cold))
 
 
 def test_blend_search_finds_the_known_best_weights():
