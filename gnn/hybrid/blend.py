@@ -217,10 +217,44 @@ class BoundedRow(NamedTuple):
         total = self.total if total is None else total
         if self.error is None or k == 0:
             return total.topk(k)
-        floor = float(total.topk(k).values[-1]) - 2 * self.error
-        candidates = torch.nonzero(total >= floor).reshape(-1)
+        candidates = within_of_top(total, k, 2 * self.error)
         top = (total[candidates] + self.correction(candidates)).topk(k)
         return top.values, candidates[top.indices]
+
+
+#: `within_of_top` reads a row in blocks of this many entries
+TOP_BLOCK = 256
+
+
+def within_of_top(total: torch.Tensor, k: int, margin: float) -> torch.Tensor:
+    """Indices of the entries of ``total`` [n] at least its k-th largest value less ``margin``
+    (1 <= k <= its finite entries), in index order.
+
+    From the maxima of blocks of `TOP_BLOCK` entries (one vectorised pass) rather than a
+    top-k over all n, which was the dearer half of a request's selection at 100k items: the
+    k blocks with the largest maxima hold at least k entries at least their k-th maximum, so
+    the k-th largest value is among their entries, and only blocks whose maximum reaches
+    the floor are searched. (Written here: torch has no threshold-from-top-k primitive.)"""
+    n = len(total)
+    whole = n - n % TOP_BLOCK
+    maxima = total[:whole].view(-1, TOP_BLOCK).amax(1)
+    if whole < n:
+        maxima = torch.cat([maxima, total[whole:].max().reshape(1)])
+    if len(maxima) <= k:
+        floor = float(total.topk(k).values[-1]) - margin
+        return torch.nonzero(total >= floor).reshape(-1)
+    best = _block_entries(total, maxima.topk(k).indices, n)
+    floor = float(total[best].topk(k).values[-1]) - margin
+    reached = torch.nonzero(maxima >= floor).reshape(-1)
+    entries = _block_entries(total, reached, n)
+    return entries[total[entries] >= floor]
+
+
+def _block_entries(total: torch.Tensor, blocks: torch.Tensor, n: int) -> torch.Tensor:
+    """The indices of every entry of these blocks (the last one may be short), in order."""
+    blocks = blocks.sort().values
+    index = (blocks[:, None] * TOP_BLOCK + torch.arange(TOP_BLOCK)).reshape(-1)
+    return index[index < n]
 
 
 @dataclass

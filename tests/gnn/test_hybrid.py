@@ -15,7 +15,7 @@ from gnn.eval.kgrec import KGRec
 from gnn.eval.split import Part as SplitPart
 from gnn.eval.split import split_snapshot
 from gnn.hybrid.blend import (Blend, BoundedRow, DotItems, QuantisedRows, RowScores, search_blend,
-                              standardise)
+                              standardise, within_of_top)
 from gnn.hybrid.parts import (MIN_WEIGHT, NeighbourPart, TextBridgePart, TextPart, text_kernel,
                               text_neighbours, warm_text_kernel)
 from kg.schema import PRODUCT
@@ -273,6 +273,27 @@ def test_a_bounded_row_gives_the_exact_top_k():
             assert len(set(items.tolist())) == k
     plain = BoundedRow(exact)
     torch.testing.assert_close(plain.top_k(5)[1], exact.topk(5).indices)
+
+
+def test_the_entries_near_the_top_are_found_from_block_maxima():
+    """`within_of_top` is every entry at least the k-th largest less the margin, whatever n
+    (a short last block, fewer blocks than k), with ties, -inf entries and few finite ones."""
+    rng = np.random.default_rng(5)
+    for n in (1, 100, 256, 257, 5000, 70_001):
+        for trial in range(4):
+            total = torch.from_numpy(rng.normal(size=n).astype(np.float32))
+            if trial == 1:
+                total = torch.round(total * 2)  # many ties
+            if trial >= 2:
+                total[torch.from_numpy(rng.random(n) < (0.5 if trial == 2 else 0.999))] = float("-inf")
+            finite = int(torch.isfinite(total).sum())
+            for k in {1, 3, 10, 300}:
+                if k > finite:
+                    continue
+                for margin in (0.0, 0.3):
+                    floor = float(total.topk(k).values[-1]) - margin
+                    want = torch.nonzero(total >= floor).reshape(-1)
+                    torch.testing.assert_close(within_of_top(total, k, margin), want)
 
 
 def test_a_request_ranks_as_the_exact_product(monkeypatch):
