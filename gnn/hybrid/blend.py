@@ -170,12 +170,14 @@ class QuantisedRows:
         self.max_scale = 0.0 if empty else float(top.max()) / 127.0  # zero rows: no error
         self.max_norm1 = 0.0 if empty else float(matrix.abs().sum(1).max())
 
-    def dots(self, y: torch.Tensor) -> torch.Tensor:
-        """int32 [n]: the int8 rows times the int8 vector ``y`` [d]."""
+    def dots(self, y: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """int32 [n] (or [len(items)]): the int8 rows (those of ``items``) times the int8
+        vector ``y`` [d]."""
         y = y[:, None]
         out = None
         for i, block in enumerate(self.blocks):
-            part = torch._int_mm(block, y[i * self.BLOCK : (i + 1) * self.BLOCK].contiguous())
+            rows = block if items is None else block[items]
+            part = torch._int_mm(rows, y[i * self.BLOCK : (i + 1) * self.BLOCK].contiguous())
             out = part if out is None else out.add_(part)
         return out.reshape(-1)
 
@@ -186,17 +188,14 @@ class QuantisedRows:
         top = float(q.abs().max()) if len(q) else 0.0
         t = top / 127.0 if top > 0 else 1.0
         y = torch.round(q / t).clamp_(-127, 127).to(torch.int8)
-        approx = torch.mul(self.dots(y), self.scale).mul_(t)
         error = (0.5 * t * self.max_scaled_l1 + 0.5 * float(q.abs().sum()) * self.max_scale
                  + self.ROUNDING * top * self.max_norm1 + self.ROUNDING)
 
-        def approx_at(items: torch.Tensor) -> torch.Tensor:
-            # float64 holds these integer sums exactly (|x_i . y| < 2^24 for d < 1040)
-            dots = sum(block[items].double() @ y[i * self.BLOCK : (i + 1) * self.BLOCK].double()
-                       for i, block in enumerate(self.blocks))
-            return torch.mul(dots.float(), self.scale[items]).mul_(t)
+        def approx_at(items: torch.Tensor | None = None) -> torch.Tensor:
+            scale = self.scale if items is None else self.scale[items]
+            return torch.mul(self.dots(y, items), scale).mul_(t)
 
-        return approx, error, approx_at
+        return approx_at(), error, approx_at
 
 
 class BoundedRow(NamedTuple):
@@ -243,14 +242,14 @@ def within_of_top(total: torch.Tensor, k: int, margin: float) -> torch.Tensor:
     if len(maxima) <= k:
         floor = float(total.topk(k).values[-1]) - margin
         return torch.nonzero(total >= floor).reshape(-1)
-    best = _block_entries(total, maxima.topk(k).indices, n)
+    best = _block_entries(maxima.topk(k).indices, n)
     floor = float(total[best].topk(k).values[-1]) - margin
     reached = torch.nonzero(maxima >= floor).reshape(-1)
-    entries = _block_entries(total, reached, n)
+    entries = _block_entries(reached, n)
     return entries[total[entries] >= floor]
 
 
-def _block_entries(total: torch.Tensor, blocks: torch.Tensor, n: int) -> torch.Tensor:
+def _block_entries(blocks: torch.Tensor, n: int) -> torch.Tensor:
     """The indices of every entry of these blocks (the last one may be short), in order."""
     blocks = blocks.sort().values
     index = (blocks[:, None] * TOP_BLOCK + torch.arange(TOP_BLOCK)).reshape(-1)
