@@ -57,13 +57,18 @@ _NO_EDGES: dict = {}
 
 
 @functools.lru_cache(maxsize=256)
-def _sides(label: str, types: frozenset[str]) -> tuple[bool, bool, bool, bool]:
+def _sides(label: str, types: frozenset[str]) -> tuple[bool, bool]:
     """For a node of ``label``: can its outgoing / incoming relationships include one of
-    ``types``, and can they lead to a user (from the schema's end labels)."""
+    ``types`` (from the schema's end labels)."""
     rels = [REL_TYPES[t] for t in types if t in REL_TYPES]
-    return (any(r.src == label for r in rels), any(r.dst == label for r in rels),
-            any(r.src == label and r.dst == USER for r in rels),
-            any(r.dst == label and r.src == USER for r in rels))
+    return any(r.src == label for r in rels), any(r.dst == label for r in rels)
+
+
+@functools.lru_cache(maxsize=64)
+def _user_side(label: str, outgoing: bool) -> bool:
+    """Can a relationship of the schema link a node of ``label`` to a user on that side."""
+    return any((r.src, r.dst) == ((label, USER) if outgoing else (USER, label))
+               for r in REL_TYPES.values())
 
 
 class NetworkxStore:
@@ -392,8 +397,7 @@ class NetworkxStore:
                 i += 1
             meets = [(y, halves, *self._middle_nodes(x, y, types, through_users))
                      for y, halves in tails.items()]
-            middles = list(meets[0][2] if len(meets) == 1 else
-                           set().union(*(mids for _, _, mids, _ in meets)))
+            middles = list(set().union(*(mids for _, _, mids, _ in meets)))
             heapq.heapify(middles)
             candidates = []  # (nodes, hops) of the paths through these nodes, by middle
             while middles and len(candidates) < k - len(found):
@@ -424,16 +428,14 @@ class NetworkxStore:
 
         Only the sides of x and y that can hold a relationship of ``types`` are intersected
         (`_sides`: a co-purchase join of two products needs their in-edges only), and without
-        ``through_users`` a side that holds users is read as its cached non-user part: a
-        popular product's in-edges are hundreds to thousands of buyers, and intersecting two
-        such sets only to drop every user they share was most of a catalogue search's time.
+        ``through_users`` a side that holds users is read as its cached non-user part
+        (`_side`): intersecting two popular products' buyers only to drop every user they
+        share was most of a catalogue search's time.
         """
         out_x, in_x = self._side_dicts(x, types, through_users)
         out_y, in_y = self._side_dicts(y, types, through_users)
         mids = ((out_x.keys() & out_y.keys()) | (out_x.keys() & in_y.keys())
                 | (in_x.keys() & out_y.keys()) | (in_x.keys() & in_y.keys()))
-        if not through_users:
-            mids = {m for m in mids if m[0] != USER}
         return mids, (out_x, in_x, out_y, in_y)
 
     @staticmethod
@@ -453,22 +455,25 @@ class NetworkxStore:
 
     def _side_dicts(self, node: NodeKey, types: frozenset[str], through_users: bool
                     ) -> tuple[dict, dict]:
-        """``node``'s (successors, predecessors) adjacency dicts as `_middle_nodes` reads them: empty
-        for a side no relationship of ``types`` can use, and, unless ``through_users``, a side
-        that can hold users as its non-user entries (cached like `_neighbours`)."""
-        out_used, in_used, out_users, in_users = _sides(node[0], types)
-        out = self.g._succ[node] if out_used else _NO_EDGES
-        into = self.g._pred[node] if in_used else _NO_EDGES
-        if not through_users and (out_users and out or in_users and into):
-            key = ("non-user sides", node, types)
-            found = self._path_cache.get(key)
-            if found is None:
-                found = self._remember(key, tuple(
-                    {m: e for m, e in side.items() if m[0] != USER} if users else side
-                    for side, users in ((out, out_users and out_used),
-                                        (into, in_users and in_used))))
-            out, into = found
-        return out, into
+        """``node``'s (successors, predecessors) adjacency dicts as `_middle_nodes` reads them:
+        empty for a side no relationship of ``types`` can use, and without users unless
+        ``through_users`` (`_side`)."""
+        out_used, in_used = _sides(node[0], types)
+        return (self._side(node, True, through_users) if out_used else _NO_EDGES,
+                self._side(node, False, through_users) if in_used else _NO_EDGES)
+
+    def _side(self, node: NodeKey, outgoing: bool, through_users: bool) -> dict:
+        """One adjacency dict of ``node``; unless ``through_users``, a side that can hold users
+        is its non-user entries, cached like `_neighbours` (a popular product's in-edges are
+        hundreds to thousands of buyers and a few other products)."""
+        side = (self.g._succ if outgoing else self.g._pred)[node]
+        if through_users or not _user_side(node[0], outgoing):
+            return side
+        key = ("non-user side", node, outgoing)
+        found = self._path_cache.get(key)
+        if found is None:
+            found = self._remember(key, {m: e for m, e in side.items() if m[0] != USER})
+        return found
 
     def _meeting_hops(self, fwd: list, bwd: list, types: frozenset[str]) -> Iterator[tuple]:
         """Every (x, y, hop) with a relationship x-y, x a tip of the forward level ``fwd`` and y
