@@ -85,6 +85,12 @@ def _heaps_settled(log: Path) -> int:
     return text.count('"heap on huge pages') + text.count('"huge pages not used')
 
 
+def _wait_for_heaps(log: Path, count: int, until: float) -> None:
+    """Waits until the workers have logged ``count`` huge-page lines, or time ``until``."""
+    while time.time() < until and _heaps_settled(log) < count:
+        time.sleep(1)
+
+
 def parse_wrk(out: str) -> dict:
     """p50/p90/p99 (ms), requests/s and non-2xx answers from `wrk --latency` output."""
     lat = {f"p{p}": _ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M)}
@@ -147,13 +153,12 @@ def main() -> None:
         from service.config import load_config
 
         huge = load_config(env).huge_pages
-        while huge and time.time() < deadline and _heaps_settled(log) < args.workers:
-            time.sleep(1)
+        if huge:
+            _wait_for_heaps(log, args.workers, deadline)
         # warm-up: every worker loads lazily what the first requests need
         subprocess.run(["wrk", "-t1", "-c2", "-d5s", "-s", str(script), url], capture_output=True, check=True)
-        settled = time.time() + 120
-        while huge and time.time() < settled and _heaps_settled(log) < 2 * args.workers:
-            time.sleep(1)
+        if huge:
+            _wait_for_heaps(log, 2 * args.workers, time.time() + 120)
         out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
                               "-s", str(script), url], capture_output=True, text=True, check=True).stdout
     finally:
